@@ -1,0 +1,127 @@
+"""`ragassist`: serve the API, migrate the database, manage merchants."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from app.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ragassist", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies whose X-Forwarded-For is trusted (the ALB's subnet in AWS)",
+    )
+
+    commands.add_parser("migrate", help="apply database migrations up to the latest")
+
+    merchants = commands.add_parser("merchants", help="manage merchants")
+    merchant_commands = merchants.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = merchant_commands.add_parser(
+        "create", help="create a merchant and print its id and keys (shown once)"
+    )
+    create.add_argument("--name", required=True, help="the shop's display name")
+    create.add_argument(
+        "--domain",
+        action="append",
+        default=[],
+        help="a hostname allowed to embed the widget (repeatable; *.example.com allowed)",
+    )
+    create.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"ragassist: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, args.forwarded_allow_ips)
+    if args.command == "migrate":
+        return _migrate(settings)
+    return asyncio.run(_create_merchant(settings, args.name, args.domain, as_json=args.json))
+
+
+def _serve(settings: Settings, host: str, port: int, forwarded_allow_ips: str) -> int:
+    import uvicorn
+
+    from app.logs import configure_logging
+    from app.main import create_app
+
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from app.db.migrate import head_revision, upgrade
+    from app.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    upgrade(settings.database_url)
+    print(f"database at revision {head_revision()}", file=sys.stderr)
+    return 0
+
+
+async def _create_merchant(
+    settings: Settings, name: str, domains: list[str], *, as_json: bool
+) -> int:
+    from app.db.engine import create_engine, session_factory
+    from app.db.migrate import current_revision, head_revision
+    from app.services.domains import DomainError
+    from app.services.merchants import create_merchant
+
+    if not name.strip():
+        print("ragassist: --name must not be empty", file=sys.stderr)
+        return 2
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        if await current_revision(engine) != head_revision():
+            print(
+                "ragassist: the database is not migrated; run `ragassist migrate` first",
+                file=sys.stderr,
+            )
+            return 2
+        async with session_factory(engine)() as session:
+            created = await create_merchant(session, name=name, domains=domains)
+    except DomainError as exc:
+        print(f"ragassist: bad --domain: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    result = {
+        "merchantId": created.merchant.id,
+        "name": created.merchant.name,
+        "allowedDomains": list(created.domains),
+        "secretKey": created.secret_key.plaintext,
+        "publishableKey": created.publishable_key.plaintext,
+    }
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        for label, value in result.items():
+            shown = ", ".join(value) if isinstance(value, list) else value
+            print(f"{label:>15}: {shown or '(any)'}")
+        print("\nThe keys are shown once; store them now.", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""CORS for two audiences (DESIGN §6).
+
+Widget routes are called from merchants' shop pages, so preflights are answered for any origin
+and the real request is checked against the allowed domains of the key's merchant. Admin routes
+are only for our own consoles (`ADMIN_ORIGINS`). Credentials are never allowed: keys travel in
+the Authorization header, so a page cannot ride on a user's cookies.
+"""
+
+import logging
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.http.auth import presented_key
+from app.http.envelope import error_response
+from app.http.errors import ApiError, ErrorCode
+from app.metrics import CORS_REJECTIONS
+from app.platform import Platform
+from app.services.domains import host_allowed, origin_host
+
+log = logging.getLogger(__name__)
+
+WIDGET_PREFIXES = ("/api/chat/", "/api/widget/", "/api/sessions")
+EXPOSED_HEADERS = (
+    "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, "
+    "RateLimit-Policy, Retry-After, Deprecation, Sunset, Link"
+)
+ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+ALLOW_HEADERS = "Authorization, Content-Type, X-Request-Id, Idempotency-Key"
+MAX_AGE = "600"
+
+
+def audience_of(path: str) -> str | None:
+    if path.startswith(WIDGET_PREFIXES):
+        return "widget"
+    if path.startswith(("/api/", "/portal")) or path == "/api":
+        return "admin"
+    return None
+
+
+class CorsMiddleware:
+    def __init__(self, app: ASGIApp, *, platform: Platform) -> None:
+        self.app = app
+        self.platform = platform
+        self.admin_origins = frozenset(platform.settings.admin_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        audience = audience_of(scope["path"]) if scope["type"] == "http" else None
+        if audience is None:
+            await self.app(scope, receive, send)
+            return
+
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None:
+            await self.app(scope, receive, _with_headers(send, {}))
+            return
+
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            if audience == "widget" or origin in self.admin_origins:
+                await self._preflight(origin)(scope, receive, send)
+            else:
+                _record_rejection(audience, origin, scope)
+                await _rejection(audience, origin)(scope, receive, send)
+            return
+
+        if not await self._allowed(audience, origin, scope):
+            _record_rejection(audience, origin, scope)
+            flags = await self.platform.flags.current()
+            if flags.cors_mode == "enforce":
+                await _rejection(audience, origin)(scope, receive, send)
+                return
+        simple = {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Expose-Headers": EXPOSED_HEADERS,
+        }
+        await self.app(scope, receive, _with_headers(send, simple))
+
+    async def _allowed(self, audience: str, origin: str, scope: Scope) -> bool:
+        if audience == "admin":
+            return origin in self.admin_origins
+        plaintext = presented_key(HTTPConnection(scope))
+        principal = await self.platform.keys.resolve(plaintext) if plaintext else None
+        if principal is None:
+            # Let the route answer 401, readable by the widget so it can say the key is wrong.
+            return True
+        domains = await self.platform.allowed_domains(principal.merchant_id)
+        host = origin_host(origin)
+        # No domains yet means "any", as the seed's onboarding starts out (wildcard).
+        return not domains or (host is not None and host_allowed(host, domains))
+
+    def _preflight(self, origin: str) -> Response:
+        return Response(
+            status_code=204,
+            headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": ALLOW_METHODS,
+                "Access-Control-Allow-Headers": ALLOW_HEADERS,
+                "Access-Control-Max-Age": MAX_AGE,
+                "Vary": "Origin",
+            },
+        )
+
+
+def _record_rejection(audience: str, origin: str, scope: Scope) -> None:
+    CORS_REJECTIONS.labels(audience).inc()
+    log.warning(
+        "cors origin rejected",
+        extra={"origin": origin[:200], "audience": audience, "path": scope["path"]},
+    )
+
+
+def _rejection(audience: str, origin: str) -> Response:
+    hint = (
+        "add its hostname to the merchant's allowed domains"
+        if audience == "widget"
+        else "admin routes only accept the origins in ADMIN_ORIGINS"
+    )
+    response = error_response(
+        ApiError(ErrorCode.ORIGIN_NOT_ALLOWED, f"Origin {origin[:200]} is not allowed; {hint}.")
+    )
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+def _with_headers(send: Send, extra: dict[str, str]) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in extra.items():
+                headers[name] = value
+            headers.add_vary_header("Origin")
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,32 @@
+"""Base models shared by every route: camelCase on the wire, strict about unknown fields."""
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+T = TypeVar("T")
+
+
+class ApiModel(BaseModel):
+    """Response bodies: snake_case in Python, camelCase in JSON."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ApiInput(ApiModel):
+    """Request bodies: an unknown field is an error, not silently dropped."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(20, ge=1, le=100, description="Items per page (1-100).")
+    cursor: str | None = Field(
+        None, max_length=200, description="The `nextCursor` of the previous page."
+    )
+
+
+class Page(ApiModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")

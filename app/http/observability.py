@@ -1,0 +1,94 @@
+"""Outermost middleware: request id, access log, HTTP metrics and the last-resort 500.
+
+It sits outside everything else so that even a crash deep in the stack answers in the envelope
+with the request id, and is logged with its traceback here rather than sent to the client.
+"""
+
+import logging
+import re
+import time
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.http.envelope import error_response
+from app.http.errors import ApiError, ErrorCode
+from app.ids import new_id
+from app.logs import request_id_var
+from app.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
+
+log = logging.getLogger("app.access")
+# A client's id is kept only if it cannot smuggle anything into logs or headers.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+UNMATCHED_ROUTE = "<unmatched>"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or UNMATCHED_ROUTE
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # Label lookups cost more than the increments; the label sets are bounded, so keep them.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_id("req")
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope["path"]})
+            if response_started:
+                raise
+            response = error_response(
+                ApiError(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
+            )
+            await response(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            counter = self._counters.get((method, route, status))
+            if counter is None:
+                counter = HTTP_REQUESTS.labels(method, route, str(status))
+                self._counters[(method, route, status)] = counter
+            counter.inc()
+            timer = self._timers.get((method, route))
+            if timer is None:
+                timer = self._timers[(method, route)] = HTTP_REQUEST_DURATION.labels(method, route)
+            timer.observe(elapsed)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "durationMs": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)

@@ -1,0 +1,249 @@
+"""The route table's building block and the one wrapper every API route runs through.
+
+An `Endpoint` declares everything about a route in one place: its permission, who may call it
+(audience), its request and response models, and the feature flag it sits behind. The wrapper
+enforces them in a fixed order — flag, key, rate limit, audience, merchant scope, permission,
+query, body — and the OpenAPI document is generated from the same declarations.
+"""
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.http.auth import Principal, presented_key
+from app.http.envelope import error_response, ok
+from app.http.errors import ApiError, ErrorCode
+from app.platform import Platform
+
+
+class Audience(StrEnum):
+    ADMIN = "admin"  # secret keys only; CORS limited to ADMIN_ORIGINS
+    WIDGET = "widget"  # publishable or secret keys; CORS per merchant's allowed domains
+    PUBLIC = "public"  # no key (health, metrics)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a handler gets: the request plus everything the wrapper already checked."""
+
+    request: Request
+    platform: Platform
+    principal: Principal | None
+    path: dict[str, str]
+    query: Any = None
+    body: Any = None
+
+    @property
+    def merchant_id(self) -> str:
+        assert self.principal is not None, "public routes have no merchant"
+        return self.principal.merchant_id
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    permission: str | None = None  # None: any valid key of the audience
+    audience: Audience = Audience.ADMIN
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    response: Any = None  # a pydantic model type, or None for `data: null`
+    status: int = 200
+    flag: str | None = None
+    description: str = ""
+    media_type: str = "application/json"
+    # Errors beyond those the wrapper itself can raise; a pair overrides the code's usual status.
+    errors: tuple[ErrorCode | tuple[ErrorCode, int], ...] = field(default=())
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__.removesuffix("_handler")
+
+
+def build_routes(endpoints: list[Endpoint]) -> list[Route]:
+    """One Starlette route per path, so a wrong method gets 405 with the full `Allow` list."""
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for endpoint in endpoints:
+        methods = by_path.setdefault(endpoint.path, {})
+        assert endpoint.method not in methods, f"{endpoint.method} {endpoint.path} declared twice"
+        methods[endpoint.method] = _wrap(endpoint)
+        if endpoint.method == "GET":
+            methods["HEAD"] = methods["GET"]
+    return [
+        Route(path, _dispatch(handlers), methods=list(handlers))
+        for path, handlers in by_path.items()
+    ]
+
+
+def _dispatch(
+    handlers: dict[str, Callable[[Request], Awaitable[Response]]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def app(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return app
+
+
+def _wrap(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def app(request: Request) -> Response:
+        platform: Platform = request.app.state.platform
+        limit_headers: dict[str, str] = {}
+        try:
+            call = await _admit(request, platform, endpoint, limit_headers)
+            result = await endpoint.handler(call)
+        except ApiError as exc:
+            exc.headers = {**limit_headers, **exc.headers}
+            return error_response(exc)
+        if isinstance(result, Response):
+            result.headers.update(limit_headers)
+            return result
+        return ok(result, status=endpoint.status, headers=limit_headers)
+
+    return app
+
+
+async def _admit(
+    request: Request, platform: Platform, endpoint: Endpoint, limit_headers: dict[str, str]
+) -> Call:
+    principal = None
+    if endpoint.audience is not Audience.PUBLIC:
+        principal = await _authenticate(request, platform)
+        await _rate_limit(request, platform, principal, limit_headers)
+        if endpoint.audience is Audience.ADMIN and principal.kind != "secret":
+            raise ApiError(
+                ErrorCode.FORBIDDEN,
+                "Publishable keys only reach widget routes; use a secret key (sk_live_...).",
+            )
+        merchant_in_path = request.path_params.get("merchantId")
+        if merchant_in_path is not None and merchant_in_path != principal.merchant_id:
+            # 404, not 403: a key must not learn whether another merchant exists.
+            raise ApiError(ErrorCode.NOT_FOUND, "No such merchant.")
+        if endpoint.permission and endpoint.permission not in principal.permissions:
+            raise ApiError(
+                ErrorCode.FORBIDDEN,
+                f"This key lacks the '{endpoint.permission}' permission.",
+                details=[{"permission": endpoint.permission}],
+            )
+    if endpoint.flag is not None:
+        flags = await platform.flags.current()
+        if not getattr(flags, endpoint.flag):
+            raise ApiError(
+                ErrorCode.FEATURE_DISABLED,
+                f"This feature is temporarily disabled by an operator ({endpoint.flag}).",
+            )
+    query = _validate(endpoint.query, dict(request.query_params), "query")
+    body = None
+    if endpoint.body is not None:
+        raw = await _read_json(request, platform.settings.max_json_body_bytes)
+        body = _validate(endpoint.body, raw, "body")
+    return Call(
+        request=request,
+        platform=platform,
+        principal=principal,
+        path=dict(request.path_params),
+        query=query,
+        body=body,
+    )
+
+
+async def _authenticate(request: Request, platform: Platform) -> Principal:
+    plaintext = presented_key(request)
+    if plaintext is None:
+        raise ApiError(
+            ErrorCode.UNAUTHENTICATED,
+            "Missing API key: send 'Authorization: Bearer sk_live_...'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = await platform.keys.resolve(plaintext)
+    if principal is None:
+        raise ApiError(
+            ErrorCode.UNAUTHENTICATED,
+            "Unknown, revoked or expired API key.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return principal
+
+
+async def _rate_limit(
+    request: Request, platform: Platform, principal: Principal, headers: dict[str, str]
+) -> None:
+    settings = platform.settings
+    if principal.kind == "publishable":
+        # A publishable key is shared by every shopper; limit each client on its own.
+        client = request.client.host if request.client else "unknown"
+        bucket, policy = f"{principal.key_id}:{client}", settings.rate_limit_publishable
+    else:
+        bucket, policy = principal.key_id, settings.rate_limit_secret
+    decision = await platform.limiter.hit(bucket, policy)
+    if decision is None:
+        return
+    headers.update(decision.headers(time.time()))
+    if not decision.allowed:
+        raise ApiError(
+            ErrorCode.RATE_LIMITED,
+            f"Rate limit of {decision.limit} requests per {decision.window} s exceeded; "
+            f"retry in {decision.retry_after} s.",
+        )
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if mime != "application/json" and not mime.endswith("+json"):
+        raise ApiError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            f"Expected 'Content-Type: application/json', got '{mime or 'none'}'.",
+        )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise _too_large(limit)
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(ErrorCode.BAD_REQUEST, f"The body is not valid JSON: {exc}") from None
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"The body exceeds the {limit}-byte limit.")
+
+
+def _validate(model: type[BaseModel] | None, data: Any, where: str) -> Any:
+    if model is None:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            {
+                "field": ".".join(str(part) for part in error["loc"]) or where,
+                "in": where,
+                "message": error["msg"],
+                "type": error["type"],
+            }
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ApiError(
+            ErrorCode.VALIDATION_FAILED, f"The request {where} is invalid.", details=details
+        ) from None

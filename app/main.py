@@ -1,0 +1,85 @@
+"""The ASGI application: `app.main:app`, or `create_app()` for tests and custom settings."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.http.cors import CorsMiddleware
+from app.http.docs import docs_routes
+from app.http.envelope import error_response
+from app.http.errors import ApiError, ErrorCode
+from app.http.observability import ObservabilityMiddleware
+from app.http.routing import Endpoint, build_routes
+from app.logs import configure_logging
+from app.platform import Platform
+from app.routes import ROUTES
+from app.settings import Settings, SettingsError, load_settings
+
+_HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
+
+
+def app_version() -> str:
+    try:
+        return version("ragassist")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
+    message = {
+        ErrorCode.NOT_FOUND: f"No route {request.url.path}; see /api/docs for the API.",
+        ErrorCode.METHOD_NOT_ALLOWED: f"{request.method} is not allowed on {request.url.path}.",
+    }.get(code, str(exc.detail))
+    return error_response(ApiError(code, message, status=exc.status_code, headers=exc.headers))
+
+
+def create_app(
+    settings: Settings | None = None, *, endpoints: list[Endpoint] | None = None
+) -> Starlette:
+    settings = settings or load_settings()
+    endpoints = ROUTES if endpoints is None else endpoints
+    platform = Platform(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await platform.start()
+        try:
+            yield
+        finally:
+            await platform.stop()
+
+    app = Starlette(
+        routes=[
+            *build_routes(endpoints),
+            *docs_routes(endpoints, version=app_version(), server=settings.public_base_url),
+        ],
+        middleware=[
+            Middleware(ObservabilityMiddleware),
+            Middleware(CorsMiddleware, platform=platform),
+        ],
+        exception_handlers={HTTPException: _http_exception},
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    return app
+
+
+def _module_app() -> Starlette:
+    """`uvicorn app.main:app`: settings from the environment, JSON logs on stderr."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SystemExit(str(exc)) from None
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+app = _module_app()

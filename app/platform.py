@@ -1,0 +1,101 @@
+"""The long-lived pieces one app instance shares: database, limiter, caches, flags."""
+
+import logging
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.cache import TtlCache
+from app.db.engine import create_engine, session_factory
+from app.flags import FlagStore, source_from_setting
+from app.http.auth import KeyResolver
+from app.http.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from app.services.domains import get_domains
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Platform:
+    """Built by `create_app`; `start()`/`stop()` run in the app's lifespan, on its event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.flags = FlagStore(
+            source_from_setting(settings.flags_source), ttl=settings.flags_cache_seconds
+        )
+        self._domains: TtlCache[str, tuple[str, ...]] = TtlCache(ttl=settings.cache_ttl_seconds)
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._keys: KeyResolver | None = None
+        self._redis: Redis | None = None
+        self._limiter: Limiter | None = None
+
+    async def start(self) -> None:
+        self._engine = create_engine(self.settings.database_url)
+        self._sessions = session_factory(self._engine)
+        self._keys = KeyResolver(self._sessions, ttl=self.settings.cache_ttl_seconds)
+        if self.settings.redis_url:
+            # Short timeouts: when Redis is down the limiter fails open, and it must do so fast.
+            self._redis = Redis.from_url(
+                self.settings.redis_url,
+                socket_connect_timeout=0.25,
+                socket_timeout=0.25,
+                health_check_interval=30,
+            )
+            self._limiter = RedisLimiter(self._redis)
+        else:
+            self._limiter = MemoryLimiter()
+
+    async def stop(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+        if self._engine is not None:
+            await self._engine.dispose()
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        assert self._sessions is not None, "Platform.start() has not run"
+        return self._sessions
+
+    @property
+    def keys(self) -> KeyResolver:
+        assert self._keys is not None, "Platform.start() has not run"
+        return self._keys
+
+    @property
+    def limiter(self) -> Limiter:
+        assert self._limiter is not None, "Platform.start() has not run"
+        return self._limiter
+
+    async def allowed_domains(self, merchant_id: str) -> tuple[str, ...]:
+        async def load() -> tuple[str, ...]:
+            async with self.sessions() as session:
+                return await get_domains(session, merchant_id)
+
+        return await self._domains.get(merchant_id, load)
+
+    def forget_domains(self, merchant_id: str) -> None:
+        self._domains.invalidate(merchant_id)
+
+    async def readiness(self) -> dict[str, str]:
+        """`ok`, `error` or `not configured` per dependency; never raises."""
+        checks: dict[str, str] = {}
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            log.warning("readiness: database unreachable", extra={"error": str(exc)})
+            checks["database"] = "error"
+        if self._redis is None:
+            checks["redis"] = "not configured"
+        else:
+            try:
+                await self._redis.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                log.warning("readiness: redis unreachable", extra={"error": str(exc)})
+                checks["redis"] = "error"
+        return checks

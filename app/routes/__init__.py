@@ -1,0 +1,6 @@
+"""The route table: every API route of the app, each declaring its permission in one place."""
+
+from app.http.routing import Endpoint
+from app.routes import keys, merchants, ops, widget
+
+ROUTES: list[Endpoint] = [*ops.ROUTES, *keys.ROUTES, *merchants.ROUTES, *widget.ROUTES]

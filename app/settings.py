@@ -1,0 +1,187 @@
+"""Typed settings, read once from the environment (12-factor) and validated at start-up.
+
+A bad value stops the process with a message naming the variable and what it expects; nothing
+else in the app reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_STATE_DIR = Path(".ragassist")
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_STATE_DIR / 'ragassist.db'}"
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+class SettingsError(Exception):
+    """The environment holds a value the app cannot start with."""
+
+
+class RateLimitPolicy:
+    """`quota` requests per `window` seconds, written `600/60` in the environment."""
+
+    __slots__ = ("quota", "window")
+
+    def __init__(self, *, quota: int, window: int) -> None:
+        self.quota = quota
+        self.window = window
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimitPolicy:
+        match = _RATE.match(text)
+        if not match or int(match[1]) < 1 or int(match[2]) < 1:
+            raise ValueError("expected QUOTA/WINDOW_SECONDS with both numbers >= 1, e.g. 600/60")
+        return cls(quota=int(match[1]), window=int(match[2]))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RateLimitPolicy) and (self.quota, self.window) == (
+            other.quota,
+            other.window,
+        )
+
+    def __repr__(self) -> str:
+        return f"RateLimitPolicy(quota={self.quota}, window={self.window})"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the URLs people write to the async driver SQLAlchemy needs.
+
+    `postgresql://`, `postgres://` → `postgresql+asyncpg://`; `sqlite:///x.db` →
+    `sqlite+aiosqlite:///x.db`. Anything else is refused, naming the accepted forms.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("expected postgresql://user@host/db or sqlite:///path.db")
+    scheme = scheme.lower()
+    if scheme in {"postgresql", "postgres", "postgresql+asyncpg"}:
+        if not urlsplit(url).hostname and "host=" not in url:
+            raise ValueError("a PostgreSQL URL needs a host: postgresql://user@host:5432/db")
+        return f"postgresql+asyncpg://{rest}"
+    if scheme in {"sqlite", "sqlite+aiosqlite"}:
+        if not rest.startswith("/") or rest == "/":
+            raise ValueError("expected sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(
+        f"unsupported database {scheme!r}: expected postgresql://user@host/db or sqlite:///path.db"
+    )
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}:
+        raise ValueError(f"{value!r} is not an origin like https://admin.example.com")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=False)
+
+    environment: str = Field("local", validation_alias="RAGASSIST_ENV")
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    admin_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="ADMIN_ORIGINS"
+    )
+    public_base_url: str = Field("http://127.0.0.1:8000", validation_alias="PUBLIC_BASE_URL")
+    flags_source: str = Field("env", validation_alias="FLAGS_SOURCE")
+    flags_cache_seconds: float = Field(10.0, ge=0, le=3600, validation_alias="FLAGS_CACHE_SECONDS")
+    cache_ttl_seconds: float = Field(10.0, ge=0, le=300, validation_alias="CACHE_TTL_SECONDS")
+    max_json_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="MAX_JSON_BODY_BYTES")
+    rate_limit_secret: Annotated[RateLimitPolicy, NoDecode] = Field(
+        RateLimitPolicy(quota=600, window=60), validation_alias="RATE_LIMIT_SECRET"
+    )
+    rate_limit_publishable: Annotated[RateLimitPolicy, NoDecode] = Field(
+        RateLimitPolicy(quota=120, window=60), validation_alias="RATE_LIMIT_PUBLISHABLE"
+    )
+    cloudwatch_namespace: str | None = Field(None, validation_alias="CLOUDWATCH_NAMESPACE")
+    log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value.strip())
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("expected redis://host:6379/0 or rediss://host:6379/0")
+        return value.strip()
+
+    @field_validator("admin_origins", mode="before")
+    @classmethod
+    def _admin_origins(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        return tuple(_origin(item) for item in value)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("expected an absolute URL like https://api.example.com")
+        return value.rstrip("/")
+
+    @field_validator("flags_source")
+    @classmethod
+    def _flags_source(cls, value: str) -> str:
+        if value == "env" or (value.startswith("file:") and len(value) > 5):
+            return value
+        raise ValueError("expected `env` or `file:/path/to/flags.json`")
+
+    @field_validator("rate_limit_secret", "rate_limit_publishable", mode="before")
+    @classmethod
+    def _rate(cls, value: Any) -> RateLimitPolicy:
+        return value if isinstance(value, RateLimitPolicy) else RateLimitPolicy.parse(str(value))
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def __repr__(self) -> str:
+        return f"Settings(environment={self.environment!r}, database={_mask(self.database_url)})"
+
+
+def _mask(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; raise `SettingsError` naming each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            variable = _env_name(field)
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"  {variable}: {message}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, str):
+        return alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field.upper()

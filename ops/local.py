@@ -1,0 +1,114 @@
+"""The local platform: `invoke up` (SQLite, no cloud) and `invoke test`."""
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from invoke import Context, task
+
+from app.settings import DEFAULT_STATE_DIR, Settings, load_settings
+
+DEMO_STATE = DEFAULT_STATE_DIR / "demo-merchant.json"
+DEMO_NAME = "Demo Shop"
+DEMO_DOMAINS = ["localhost"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoMerchant:
+    merchant_id: str
+    secret_key: str
+    publishable_key: str
+
+
+def seed_demo_merchant(settings: Settings, state_file: Path = DEMO_STATE) -> DemoMerchant:
+    """The demo merchant and working keys, created once and reused on every later run.
+
+    Keys are stored only as hashes in the database, so the plaintexts are kept in a local,
+    gitignored state file; if that file is lost or its keys were revoked, fresh keys are minted.
+    """
+    saved = DemoMerchant(**json.loads(state_file.read_text())) if state_file.exists() else None
+    demo = asyncio.run(_ensure_demo_merchant(settings, saved))
+    if demo != saved:
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps(asdict(demo), indent=2))
+        state_file.chmod(0o600)
+    return demo
+
+
+async def _ensure_demo_merchant(settings: Settings, saved: DemoMerchant | None) -> DemoMerchant:
+    from app.db.engine import create_engine, session_factory
+    from app.http.auth import KeyResolver
+    from app.services.merchants import create_merchant, get_merchant
+
+    engine = create_engine(settings.database_url, pool_size=1)
+    sessions = session_factory(engine)
+    try:
+        if saved is not None:
+            resolver = KeyResolver(sessions, ttl=0)
+            async with sessions() as session:
+                merchant = await get_merchant(session, saved.merchant_id)
+            if (
+                merchant is not None
+                and await resolver.resolve(saved.secret_key) is not None
+                and await resolver.resolve(saved.publishable_key) is not None
+            ):
+                return saved
+        async with sessions() as session:
+            created = await create_merchant(session, name=DEMO_NAME, domains=DEMO_DOMAINS)
+    finally:
+        await engine.dispose()
+    return DemoMerchant(
+        merchant_id=created.merchant.id,
+        secret_key=created.secret_key.plaintext,
+        publishable_key=created.publishable_key.plaintext,
+    )
+
+
+@task(
+    help={
+        "host": "interface to bind (default 127.0.0.1)",
+        "port": "API port (default 8000)",
+    }
+)
+def up(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the platform locally on SQLite: migrate, seed a demo merchant, serve until Ctrl-C."""
+    import uvicorn
+    from rich.console import Console
+
+    from app.db.migrate import upgrade
+    from app.logs import configure_logging
+    from app.main import create_app
+
+    console = Console(stderr=True)
+    settings = load_settings(
+        PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}")
+    )
+    with console.status("Migrating the database…"):
+        upgrade(settings.database_url)
+    demo = seed_demo_merchant(settings)
+    base = settings.public_base_url
+    console.print(
+        f"\n[bold]RAG Assistant is running[/bold] (database: {settings.database_url})\n"
+        f"  API            {base}/api\n"
+        f"  API docs       {base}/api/docs\n"
+        f"  Health         {base}/healthz   Metrics {base}/metrics\n\n"
+        f"  Demo merchant  {demo.merchant_id}\n"
+        f"  Secret key     {demo.secret_key}\n"
+        f"  Publishable    {demo.publishable_key}\n\n"
+        f"  Try: curl -H 'Authorization: Bearer {demo.secret_key}' {base}/api/keys\n"
+        "  Press Ctrl-C to stop.\n"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@task(
+    help={
+        "args": "extra arguments for pytest, e.g. -k cors or -x",
+    }
+)
+def test(c: Context, args: str = "") -> None:
+    """Run the whole test suite (pytest); uses DATABASE_URL/REDIS_URL when set, as CI does."""
+    c.run(f"{sys.executable} -m pytest {args}", pty=sys.stdout.isatty())

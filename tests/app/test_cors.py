@@ -1,0 +1,178 @@
+"""CORS for widget and admin routes (DESIGN §6), through the real middleware stack."""
+
+from starlette.testclient import TestClient
+
+from app.metrics import CORS_REJECTIONS
+from tests.conftest import ADMIN_ORIGIN, MerchantKeys, new_merchant
+
+EXPOSED = {
+    "x-request-id",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "ratelimit",
+    "ratelimit-policy",
+    "retry-after",
+    "deprecation",
+    "sunset",
+    "link",
+}
+
+
+def _rejections(audience: str) -> float:
+    return CORS_REJECTIONS.labels(audience)._value.get()
+
+
+def _widget_get(client: TestClient, merchant: MerchantKeys, origin: str):
+    return client.get("/api/widget/config", headers={"Origin": origin, **merchant.widget_auth})
+
+
+def _preflight(client: TestClient, path: str, origin: str):
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+
+
+def test_widget_preflight_is_answered_for_any_origin(client: TestClient) -> None:
+    response = _preflight(client, "/api/widget/config", "https://anything.example.net")
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "https://anything.example.net"
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "Authorization" in response.headers["access-control-allow-headers"]
+    assert response.headers["access-control-max-age"] == "600"
+    assert "Origin" in response.headers["vary"]
+    assert "access-control-allow-credentials" not in response.headers
+
+
+def test_widget_request_from_an_allowed_domain_is_allowed(client: TestClient) -> None:
+    shop = new_merchant(client, domains=["shop.example.com"])
+    response = _widget_get(client, shop, "https://shop.example.com")
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://shop.example.com"
+    exposed = {
+        h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
+    }
+    assert exposed == EXPOSED
+    assert "Origin" in response.headers["vary"]
+
+
+def test_widget_request_matching_a_wildcard_is_allowed_on_any_port(client: TestClient) -> None:
+    shop = new_merchant(client, domains=["*.example.com"])
+    response = _widget_get(client, shop, "http://eu.store.example.com:8080")
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "http://eu.store.example.com:8080"
+
+
+def test_widget_request_from_an_idn_origin_matches_its_punycode(client: TestClient) -> None:
+    shop = new_merchant(client, domains=["bücher.de"])
+    response = _widget_get(client, shop, "https://xn--bcher-kva.de")
+    assert response.status_code == 200
+
+
+def test_widget_request_from_a_foreign_origin_is_refused_and_counted(client: TestClient) -> None:
+    shop = new_merchant(client, domains=["shop.example.com"])
+    before = _rejections("widget")
+    response = _widget_get(client, shop, "https://evil.example.org")
+    assert response.status_code == 403
+    body = response.json()
+    assert body["error"]["code"] == "origin_not_allowed"
+    assert "evil.example.org" in body["error"]["message"]
+    assert "access-control-allow-origin" not in response.headers
+    assert "Origin" in response.headers["vary"]
+    assert _rejections("widget") == before + 1
+    # Lookalike hosts are foreign too.
+    assert _widget_get(client, shop, "https://shop.example.com.evil.io").status_code == 403
+
+
+def test_merchant_without_domains_accepts_any_origin(client: TestClient) -> None:
+    shop = new_merchant(client)
+    response = _widget_get(client, shop, "https://wherever.example.io")
+    assert response.status_code == 200
+
+
+def test_domain_changes_apply_to_cors_at_once(client: TestClient) -> None:
+    shop = new_merchant(client, domains=["old.example.com"])
+    assert _widget_get(client, shop, "https://new.example.com").status_code == 403
+    client.put(
+        f"/api/merchants/{shop.id}/domains",
+        headers=shop.auth,
+        json={"allowedDomains": ["new.example.com"]},
+    )
+    assert _widget_get(client, shop, "https://new.example.com").status_code == 200
+    assert _widget_get(client, shop, "https://old.example.com").status_code == 403
+
+
+def test_widget_request_with_a_bad_key_gets_a_readable_401(client: TestClient) -> None:
+    response = client.get(
+        "/api/widget/config",
+        headers={"Origin": "https://shop.example.com", "Authorization": "Bearer pk_live_nope"},
+    )
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == "https://shop.example.com"
+
+
+def test_admin_route_allows_only_admin_origins(client: TestClient) -> None:
+    owner = new_merchant(client)
+    allowed = client.get("/api/keys", headers={"Origin": ADMIN_ORIGIN, **owner.auth})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == ADMIN_ORIGIN
+    assert "x-ratelimit-remaining" in allowed.headers["access-control-expose-headers"].lower()
+
+    before = _rejections("admin")
+    refused = client.get("/api/keys", headers={"Origin": "https://shop.example.com", **owner.auth})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "origin_not_allowed"
+    assert "access-control-allow-origin" not in refused.headers
+    assert _rejections("admin") == before + 1
+
+
+def test_admin_preflight_from_a_foreign_origin_is_refused(client: TestClient) -> None:
+    before = _rejections("admin")
+    response = _preflight(client, "/api/keys", "https://shop.example.com")
+    assert response.status_code == 403
+    assert "access-control-allow-origin" not in response.headers
+    assert _rejections("admin") == before + 1
+    ok = _preflight(client, "/api/keys", ADMIN_ORIGIN)
+    assert ok.status_code == 204
+    assert ok.headers["access-control-allow-origin"] == ADMIN_ORIGIN
+
+
+def test_shop_domain_cannot_call_admin_routes_even_with_a_secret_key(client: TestClient) -> None:
+    shop = new_merchant(client, domains=["shop.example.com"])
+    response = client.put(
+        f"/api/merchants/{shop.id}/domains",
+        headers={"Origin": "https://shop.example.com", **shop.auth},
+        json={"allowedDomains": []},
+    )
+    assert response.status_code == 403
+    own = client.get(f"/api/merchants/{shop.id}/domains", headers=shop.auth)
+    assert own.json()["data"]["allowedDomains"] == ["shop.example.com"]
+
+
+def test_requests_without_origin_are_not_cors_and_get_vary(client: TestClient) -> None:
+    owner = new_merchant(client)
+    response = client.get("/api/keys", headers=owner.auth)
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+    assert "Origin" in response.headers["vary"]
+
+
+def test_report_only_mode_lets_foreign_origins_through_but_counts_them(
+    backend, monkeypatch
+) -> None:
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    monkeypatch.setenv("FLAG_CORS_MODE", "report-only")
+    with TestClient(create_app(make_settings(backend))) as client:
+        shop = new_merchant(client, domains=["shop.example.com"])
+        before = _rejections("widget")
+        response = _widget_get(client, shop, "https://evil.example.org")
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "https://evil.example.org"
+        assert _rejections("widget") == before + 1

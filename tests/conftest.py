@@ -1,0 +1,160 @@
+"""Shared fixtures: the app on SQLite and, when DATABASE_URL/REDIS_URL are set (as in CI), on
+a real PostgreSQL + Redis too. Every test that takes `client` runs once per backend."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from app.db.migrate import upgrade
+from app.main import create_app
+from app.services.merchants import create_merchant
+from app.settings import Settings, load_settings, normalize_database_url
+
+ADMIN_ORIGIN = "https://admin.example.com"
+BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("DATABASE_URL") else [])
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str
+
+
+def _create_postgres_database(base_url: str) -> tuple[str, str]:
+    """A throwaway database on the server of DATABASE_URL, so tests never touch real data."""
+    import asyncpg
+
+    url = make_url(normalize_database_url(base_url))
+    name = f"ragassist_test_{uuid.uuid4().hex[:10]}"
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+        )
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        backend = Backend("sqlite", f"sqlite:///{path}", "")
+        upgrade(normalize_database_url(backend.database_url))
+        yield backend
+        return
+    database_url, name = _create_postgres_database(os.environ["DATABASE_URL"])
+    backend = Backend("postgres", database_url, os.environ.get("REDIS_URL", ""))
+    upgrade(normalize_database_url(database_url))
+    yield backend
+    import asyncpg
+
+    url = make_url(normalize_database_url(os.environ["DATABASE_URL"]))
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+        )
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
+
+
+def make_settings(backend: Backend, **overrides: str) -> Settings:
+    values = {
+        "DATABASE_URL": backend.database_url,
+        "REDIS_URL": backend.redis_url,
+        "ADMIN_ORIGINS": ADMIN_ORIGIN,
+        "FLAGS_SOURCE": "env",
+        "RATE_LIMIT_SECRET": "100000/60",
+        "RATE_LIMIT_PUBLISHABLE": "100000/60",
+        "LOG_LEVEL": "WARNING",
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture
+def settings(backend: Backend) -> Settings:
+    return make_settings(backend)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@dataclass(frozen=True)
+class MerchantKeys:
+    id: str
+    secret: str
+    publishable: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret}"}
+
+    @property
+    def widget_auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.publishable}"}
+
+
+def new_merchant(client: TestClient, *, domains: list[str] | None = None) -> MerchantKeys:
+    """A merchant created through the service layer, inside the app's own event loop."""
+    sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
+
+    async def create() -> MerchantKeys:
+        async with sessions() as session:
+            created = await create_merchant(
+                session, name=f"Shop {uuid.uuid4().hex[:6]}", domains=domains or []
+            )
+        return MerchantKeys(
+            created.merchant.id, created.secret_key.plaintext, created.publishable_key.plaintext
+        )
+
+    return client.portal.call(create)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def merchant(client: TestClient) -> MerchantKeys:
+    return new_merchant(client)
+
+
+def assert_envelope(body: dict, *, success: bool) -> None:
+    assert body["success"] is success
+    assert body["requestId"].startswith("req_") or body["requestId"]
+    assert body["timestamp"].endswith("Z")
+    if success:
+        assert "data" in body
+    else:
+        assert set(body["error"]) == {"code", "message", "details"}
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
