@@ -8,7 +8,7 @@ the Authorization header, so a page cannot ride on a user's cookies.
 
 import logging
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -126,12 +126,17 @@ def _rejection(audience: str, origin: str) -> Response:
 
 
 def _with_headers(send: Send, extra: dict[str, str]) -> Send:
+    raw_extra = [(name.lower().encode(), value.encode("latin-1")) for name, value in extra.items()]
+
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = MutableHeaders(scope=message)
-            for name, value in extra.items():
-                headers[name] = value
-            headers.add_vary_header("Origin")
+            headers = list(message.get("headers", []))
+            vary = next((i for i, (name, _) in enumerate(headers) if name == b"vary"), None)
+            if vary is None:
+                headers.append((b"vary", b"Origin"))
+            elif b"origin" not in headers[vary][1].lower():
+                headers[vary] = (b"vary", headers[vary][1] + b", Origin")
+            message["headers"] = headers + raw_extra
         await send(message)
 
     return wrapped

@@ -9,7 +9,6 @@ import re
 import time
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.envelope import error_response
@@ -44,6 +43,7 @@ class ObservabilityMiddleware:
 
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_id("req")
+        encoded_id = request_id.encode("latin-1")
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -54,7 +54,8 @@ class ObservabilityMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", encoded_id)]
             await send(message)
 
         try:

@@ -9,8 +9,7 @@ import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
@@ -22,8 +21,7 @@ log = logging.getLogger(__name__)
 POLICY_NAME = "default"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):  # a tuple: built on every request, so kept cheap
     allowed: bool
     limit: int
     window: int
@@ -94,34 +92,39 @@ class MemoryLimiter:
         return decision
 
 
-# KEYS[1] = bucket; ARGV = quota, window. Uses the Redis server clock so that every app
-# instance agrees on "now". Returns {allowed, tat_micros, now_micros}.
+# KEYS[1] = bucket; ARGV = quota, window (s), hits. Admits as many of `hits` as the bucket holds
+# (in arrival order) and returns {admitted, tat_before_micros, now_micros, interval_micros}.
+# Uses the Redis server clock so that every app instance agrees on "now".
 _LUA_GCRA = """
 local quota = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000000
+local hits = tonumber(ARGV[3])
 local interval = math.floor(window / quota)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local new_tat = tat + interval
-if now < new_tat - window then
-  return {0, tat, now}
+local admitted = math.max(0, math.min(hits, math.floor((now + window - tat) / interval)))
+if admitted > 0 then
+  local new_tat = tat + admitted * interval
+  local ttl_ms = math.ceil((new_tat - now) / 1000) + 1
+  -- %d: Lua would print a 16-digit number as 1.76e+15 and lose the microseconds.
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 end
--- %d: Lua would print a 16-digit number as 1.76e+15 and lose the microseconds.
-local ttl_ms = math.ceil((new_tat - now) / 1000) + 1
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
-return {1, new_tat, now}
+return {admitted, tat, now, interval}
 """
+
+_Bucket = tuple[str, int, int]  # key, quota, window
 
 
 class RedisLimiter:
-    """GCRA in Redis, auto-pipelined.
+    """GCRA in Redis, auto-pipelined and coalesced.
 
-    Requests that arrive while a round trip is in flight are sent together in the next one
-    (each decision is still one atomic script call). Under load this cuts the client-side cost
-    per decision several-fold and keeps the limiter on a single connection instead of
-    exhausting the pool.
+    Decisions that arrive while a round trip is in flight go out together in the next one, and
+    concurrent hits on the same bucket become one script call that admits as many as fit, in
+    arrival order. Each bucket's decision stays atomic in Redis, so limits hold exactly across
+    any number of app instances, while the client-side cost per request drops several-fold and
+    the limiter needs a single connection however heavy the load.
     """
 
     def __init__(self, redis: Redis, *, prefix: str = "ratelimit:", max_batch: int = 512) -> None:
@@ -129,12 +132,13 @@ class RedisLimiter:
         self.prefix = prefix
         self.max_batch = max_batch
         self._sha: str | None = None
-        self._pending: list[tuple[str, RateLimitPolicy, asyncio.Future[list[int]]]] = []
+        self._pending: dict[_Bucket, list[asyncio.Future[tuple[bool, int, int]]]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
     async def hit(self, key: str, policy: RateLimitPolicy) -> Decision | None:
-        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._pending.append((self.prefix + key, policy, future))
+        future: asyncio.Future[tuple[bool, int, int]] = asyncio.get_running_loop().create_future()
+        bucket = (self.prefix + key, policy.quota, policy.window)
+        self._pending.setdefault(bucket, []).append(future)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         try:
@@ -146,38 +150,48 @@ class RedisLimiter:
         tat_s, now_s = tat / 1e6, now / 1e6
         interval = policy.window / policy.quota
         retry_after = 0.0 if allowed else tat_s + interval - policy.window - now_s
-        return _decision(bool(allowed), policy, tat_s, now_s, retry_after=retry_after)
+        return _decision(allowed, policy, tat_s, now_s, retry_after=retry_after)
 
     async def _flush(self) -> None:
         while self._pending:
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
+            buckets = list(self._pending)[: self.max_batch]
+            batch = [(bucket, self._pending.pop(bucket)) for bucket in buckets]
             try:
                 results = await self._run(batch)
             except Exception as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+                results = [exc] * len(batch)
+            for (_, futures), result in zip(batch, results, strict=True):
+                _settle(futures, result)
 
     async def _run(
-        self, batch: list[tuple[str, RateLimitPolicy, Any]], *, retry: bool = True
+        self, batch: list[tuple[_Bucket, list[Any]]], *, retry: bool = True
     ) -> list[Any]:
         if self._sha is None:
             self._sha = await self.redis.script_load(_LUA_GCRA)
         pipe = self.redis.pipeline(transaction=False)
-        for key, policy, _ in batch:
-            pipe.evalsha(self._sha, 1, key, policy.quota, policy.window)
+        for (key, quota, window), futures in batch:
+            pipe.evalsha(self._sha, 1, key, quota, window, len(futures))
         results = await pipe.execute(raise_on_error=False)
         if retry and any(isinstance(result, NoScriptError) for result in results):
             # Redis restarted or flushed its script cache: load the script again, retry once.
             self._sha = None
             return await self._run(batch, retry=False)
         return results
+
+
+def _settle(futures: list[asyncio.Future[tuple[bool, int, int]]], result: Any) -> None:
+    """Hand each coalesced request its own decision: the first `admitted` pass, each with the
+    TAT its own slot produced; the rest are refused against the TAT after the admitted ones."""
+    if isinstance(result, BaseException):
+        for future in futures:
+            if not future.done():
+                future.set_exception(result)
+        return
+    admitted, tat, now, interval = (int(value) for value in result)
+    for position, future in enumerate(futures):
+        if future.done():  # the request was cancelled (client went away)
+            continue
+        if position < admitted:
+            future.set_result((True, tat + (position + 1) * interval, now))
+        else:
+            future.set_result((False, tat + admitted * interval, now))

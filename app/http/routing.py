@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from app.http.auth import Principal, presented_key
 from app.http.envelope import error_response, ok
@@ -76,44 +77,45 @@ class Endpoint:
 
 def build_routes(endpoints: list[Endpoint]) -> list[Route]:
     """One Starlette route per path, so a wrong method gets 405 with the full `Allow` list."""
-    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    by_path: dict[str, dict[str, Endpoint]] = {}
     for endpoint in endpoints:
         methods = by_path.setdefault(endpoint.path, {})
         assert endpoint.method not in methods, f"{endpoint.method} {endpoint.path} declared twice"
-        methods[endpoint.method] = _wrap(endpoint)
+        methods[endpoint.method] = endpoint
         if endpoint.method == "GET":
-            methods["HEAD"] = methods["GET"]
+            methods["HEAD"] = endpoint
     return [
-        Route(path, _dispatch(handlers), methods=list(handlers))
-        for path, handlers in by_path.items()
+        Route(path, _EndpointApp(methods), methods=list(methods))
+        for path, methods in by_path.items()
     ]
 
 
-def _dispatch(
-    handlers: dict[str, Callable[[Request], Awaitable[Response]]],
-) -> Callable[[Request], Awaitable[Response]]:
-    async def app(request: Request) -> Response:
-        return await handlers[request.method](request)
+class _EndpointApp:
+    """A plain ASGI app (not a request function), so Starlette adds no exception-handling
+    layer of its own around it: every error is already an envelope by the time it leaves."""
 
-    return app
+    def __init__(self, endpoints: dict[str, Endpoint]) -> None:
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await _respond(request, self.endpoints[scope["method"]])
+        await response(scope, receive, send)
 
 
-def _wrap(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    async def app(request: Request) -> Response:
-        platform: Platform = request.app.state.platform
-        limit_headers: dict[str, str] = {}
-        try:
-            call = await _admit(request, platform, endpoint, limit_headers)
-            result = await endpoint.handler(call)
-        except ApiError as exc:
-            exc.headers = {**limit_headers, **exc.headers}
-            return error_response(exc)
-        if isinstance(result, Response):
-            result.headers.update(limit_headers)
-            return result
-        return ok(result, status=endpoint.status, headers=limit_headers)
-
-    return app
+async def _respond(request: Request, endpoint: Endpoint) -> Response:
+    platform: Platform = request.app.state.platform
+    limit_headers: dict[str, str] = {}
+    try:
+        call = await _admit(request, platform, endpoint, limit_headers)
+        result = await endpoint.handler(call)
+    except ApiError as exc:
+        exc.headers = {**limit_headers, **exc.headers}
+        return error_response(exc)
+    if isinstance(result, Response):
+        result.headers.update(limit_headers)
+        return result
+    return ok(result, status=endpoint.status, headers=limit_headers)
 
 
 async def _admit(
