@@ -23,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     commands.add_parser("migrate", help="apply database migrations up to the latest")
+    commands.add_parser(
+        "worker", help="run background jobs (webhook delivery, scheduled syncs) until SIGTERM"
+    )
 
     merchants = commands.add_parser("merchants", help="manage merchants")
     merchant_commands = merchants.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -48,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, args.host, args.port, args.forwarded_allow_ips)
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "worker":
+        return _worker(settings)
     return asyncio.run(_create_merchant(settings, args.name, args.domain, as_json=args.json))
 
 
@@ -70,13 +75,24 @@ def _serve(settings: Settings, host: str, port: int, forwarded_allow_ips: str) -
     return 0
 
 
+def _worker(settings: Settings) -> int:
+    from app.jobs import JOBS
+    from app.logs import configure_logging
+    from app.platform import Platform
+    from app.worker import run_worker
+
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker(Platform(settings), JOBS))
+    return 0
+
+
 def _migrate(settings: Settings) -> int:
-    from app.db.migrate import head_revision, upgrade
+    from app.db.migrate import head_revisions, upgrade
     from app.logs import configure_logging
 
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
-    print(f"database at revision {head_revision()}", file=sys.stderr)
+    print(f"database at revision {', '.join(sorted(head_revisions()))}", file=sys.stderr)
     return 0
 
 
@@ -84,7 +100,7 @@ async def _create_merchant(
     settings: Settings, name: str, domains: list[str], *, as_json: bool
 ) -> int:
     from app.db.engine import create_engine, session_factory
-    from app.db.migrate import current_revision, head_revision
+    from app.db.migrate import current_revisions, head_revisions
     from app.services.domains import DomainError
     from app.services.merchants import create_merchant
 
@@ -93,7 +109,7 @@ async def _create_merchant(
         return 2
     engine = create_engine(settings.database_url, pool_size=1)
     try:
-        if await current_revision(engine) != head_revision():
+        if await current_revisions(engine) != head_revisions():
             print(
                 "ragassist: the database is not migrated; run `ragassist migrate` first",
                 file=sys.stderr,

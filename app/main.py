@@ -1,5 +1,6 @@
 """The ASGI application: `app.main:app`, or `create_app()` for tests and custom settings."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -16,10 +17,12 @@ from app.http.envelope import error_response
 from app.http.errors import ApiError, ErrorCode
 from app.http.observability import ObservabilityMiddleware
 from app.http.routing import Endpoint, build_routes
+from app.jobs import JOBS
 from app.logs import configure_logging
 from app.platform import Platform
 from app.routes import ROUTES
 from app.settings import Settings, SettingsError, load_settings
+from app.worker import Worker
 
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 
@@ -42,8 +45,13 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    settings: Settings | None = None, *, endpoints: list[Endpoint] | None = None
+    settings: Settings | None = None,
+    *,
+    endpoints: list[Endpoint] | None = None,
+    run_worker: bool = False,
 ) -> Starlette:
+    """The API. `run_worker=True` also runs the background jobs in this process (`invoke up`);
+    in production they run in `ragassist worker` processes instead."""
     settings = settings or load_settings()
     endpoints = ROUTES if endpoints is None else endpoints
     platform = Platform(settings)
@@ -51,9 +59,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await platform.start()
+        worker = Worker(platform, JOBS) if run_worker else None
+        task = asyncio.create_task(worker.run()) if worker else None
         try:
             yield
         finally:
+            if worker and task:
+                worker.stop()
+                await task
             await platform.stop()
 
     app = Starlette(

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         RateLimitPolicy(quota=120, window=60), validation_alias="RATE_LIMIT_PUBLISHABLE"
     )
     cloudwatch_namespace: str | None = Field(None, validation_alias="CLOUDWATCH_NAMESPACE")
+    # Outgoing requests to merchant URLs (feeds, webhooks): see app/services/netguard.py.
+    allow_private_network_targets: bool = Field(
+        False, validation_alias="ALLOW_PRIVATE_NETWORK_TARGETS"
+    )
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024, validation_alias="MAX_UPLOAD_BYTES")
+    max_feed_bytes: int = Field(2 * 1024**3, ge=1024, validation_alias="MAX_FEED_BYTES")
+    worker_poll_seconds: float = Field(1.0, gt=0, le=60, validation_alias="WORKER_POLL_SECONDS")
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
 
     @field_validator("database_url")

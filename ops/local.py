@@ -101,7 +101,9 @@ def up(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
         f"  Try: curl -H 'Authorization: Bearer {demo.secret_key}' {base}/api/keys\n"
         "  Press Ctrl-C to stop.\n"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    configure_logging(settings.log_level)
+    app = create_app(settings, run_worker=True)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @task(

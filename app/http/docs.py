@@ -34,6 +34,8 @@ _INIT = """window.ui = SwaggerUIBundle({
   dom_id: "#swagger-ui",
   deepLinking: true,
   persistAuthorization: false,
+  // The default would send our spec to validator.swagger.io: no third-party calls from docs.
+  validatorUrl: null,
 });
 """
 
