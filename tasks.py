@@ -2,9 +2,12 @@
 
 from invoke import Collection
 
-from ops import bench, local
+from alerts import tasks as alerts_tasks
+from ops import bench, infra, local
 
 ns = Collection()
 ns.add_task(local.up)
 ns.add_task(local.test)
 ns.add_task(bench.bench)
+ns.add_collection(alerts_tasks.ns, "alerts")
+ns.add_collection(infra.ns, "infra")

@@ -1,5 +1,6 @@
 """The long-lived pieces one app instance shares: database, limiter, caches, flags."""
 
+import asyncio
 import logging
 
 from redis.asyncio import Redis
@@ -7,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.cache import TtlCache
+from app.cloudwatch import CloudWatchPublisher
 from app.db.engine import create_engine, session_factory
 from app.flags import FlagStore, source_from_setting
 from app.http.auth import KeyResolver
@@ -31,6 +33,8 @@ class Platform:
         self._keys: KeyResolver | None = None
         self._redis: Redis | None = None
         self._limiter: Limiter | None = None
+        self._publisher: CloudWatchPublisher | None = None
+        self._publishing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._engine = create_engine(self.settings.database_url)
@@ -47,8 +51,17 @@ class Platform:
             self._limiter = RedisLimiter(self._redis)
         else:
             self._limiter = MemoryLimiter()
+        if self.settings.cloudwatch_namespace:
+            # Both the API and the worker publish: each counts what happens in its process.
+            self._publisher = CloudWatchPublisher(
+                self.settings.cloudwatch_namespace, environment=self.settings.environment
+            )
+            self._publishing = asyncio.create_task(self._publisher.run())
 
     async def stop(self) -> None:
+        if self._publisher is not None and self._publishing is not None:
+            await self._publisher.close()
+            await self._publishing
         if self._redis is not None:
             await self._redis.aclose()
         if self._engine is not None:

@@ -1,0 +1,1 @@
+"""Operations: deploys, rollbacks, infrastructure and the local platform, as invoke tasks."""

@@ -1,0 +1,513 @@
+"""The API and the worker on ECS Fargate, behind an HTTPS load balancer.
+
+Pulumi creates the first task definition revision of each service; from then on deploys own the
+revisions (`ignore_changes` on `task_definition`) and autoscaling owns the API's task count.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from stacks.config import PROJECT, ApiSettings, WorkerSettings
+from stacks.network import APP_PORT
+
+# The tag deploys never push, so the first revision is obviously a placeholder until
+# `invoke deploy` registers a real one (runbooks/deploy.md, first deploy).
+BOOTSTRAP_TAG = "bootstrap"
+INITIAL_FLAGS = {
+    "product_sync_enabled": True,
+    "cors_mode": "enforce",
+    "legacy_sessions_endpoint": True,
+}
+_ASSUME_ECS_TASKS = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServiceArgs:
+    api: ApiSettings
+    worker: WorkerSettings
+    environment: str
+    prefix: str
+    region: str
+    log_retention_days: int
+    metrics_namespace: str
+    api_domain: str
+    certificate_arn: str
+    widget_base_url: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
+    alb_security_group_id: pulumi.Input[str]
+    service_security_group_id: pulumi.Input[str]
+    database_url: pulumi.Input[str]
+    database_secret_arn: pulumi.Input[str]
+    redis_url_secret_arn: pulumi.Input[str]
+
+
+class ApiService(pulumi.ComponentResource):
+    repository: aws.ecr.Repository
+    cluster: aws.ecs.Cluster
+    load_balancer: aws.lb.LoadBalancer
+    api_service: aws.ecs.Service
+    worker_service: aws.ecs.Service
+    api_task_family: str
+    worker_task_family: str
+    flags_parameter: aws.ssm.Parameter
+    release_ledger_parameter: aws.ssm.Parameter
+    log_group_names: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ragassist:stacks:ApiService", name, {}, opts)
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._name = name
+        child = self._child
+        prefix = args.prefix
+        # SSM and log paths read /ragassist/prod/...; physical names use the dashed prefix.
+        path = f"/{PROJECT}/{args.environment}"
+
+        self.repository = aws.ecr.Repository(
+            f"{name}-images",
+            name=prefix,
+            # Deploys refer to images by digest; a tag must never silently change meaning.
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "AES256"}],
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-images",
+            repository=self.repository.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": "keep the last 100 images: room for any rollback",
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": 100,
+                            },
+                            "action": {"type": "expire"},
+                        }
+                    ]
+                }
+            ),
+            opts=child,
+        )
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=prefix,
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            opts=child,
+        )
+        logs = {
+            role: aws.cloudwatch.LogGroup(
+                f"{name}-{role}-logs",
+                name=f"{path}/{role}",
+                retention_in_days=args.log_retention_days,
+                opts=child,
+            )
+            for role in ("api", "worker")
+        }
+
+        # Flags and the release ledger belong to `invoke flags.set` and `invoke deploy`; Pulumi
+        # only creates them, so it must never reset what operators wrote.
+        param_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["value"])
+        self.flags_parameter = aws.ssm.Parameter(
+            f"{name}-flags",
+            name=f"{path}/flags",
+            type="String",
+            value=json.dumps(INITIAL_FLAGS),
+            description="Feature flags read by the API and worker (invoke flags.set)",
+            opts=param_opts,
+        )
+        self.release_ledger_parameter = aws.ssm.Parameter(
+            f"{name}-releases",
+            name=f"{path}/releases",
+            type="String",
+            value="[]",
+            description="Release ledger written by invoke deploy / rollback",
+            opts=param_opts,
+        )
+
+        secrets = [args.database_secret_arn, args.redis_url_secret_arn]
+        execution_role = self._role(
+            "execution",
+            pulumi.Output.all(
+                self.repository.arn, logs["api"].arn, logs["worker"].arn, *secrets
+            ).apply(lambda arns: _execution_policy(arns[0], arns[1:3], arns[3:])),
+        )
+        task_role = self._role(
+            "task",
+            pulumi.Output.all(self.flags_parameter.arn, *secrets).apply(
+                lambda arns: _task_policy(args.metrics_namespace, arns[0], arns[1:])
+            ),
+        )
+
+        self.load_balancer = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            subnets=args.public_subnet_ids,
+            security_groups=[args.alb_security_group_id],
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.api.load_balancer_deletion_protection,
+            # Chat replies stream (SSE) for longer than the 60 s default.
+            idle_timeout=120,
+            opts=child,
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{name}-api",
+            target_type="ip",
+            port=APP_PORT,
+            protocol="HTTP",
+            vpc_id=args.vpc_id,
+            deregistration_delay=30,
+            health_check={
+                "path": "/healthz",
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            opts=child,
+        )
+        aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=self.load_balancer.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                {
+                    "type": "redirect",
+                    "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+                }
+            ],
+            opts=child,
+        )
+        https = aws.lb.Listener(
+            f"{name}-https",
+            load_balancer_arn=self.load_balancer.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+            certificate_arn=args.certificate_arn,
+            default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            opts=child,
+        )
+
+        public_url = f"https://{args.api_domain}"
+        environment = {
+            "RAGASSIST_ENV": args.environment,
+            "AWS_REGION": args.region,
+            "DATABASE_URL": args.database_url,
+            "PUBLIC_BASE_URL": public_url,
+            "ADMIN_ORIGINS": public_url,
+            "WIDGET_BASE_URL": args.widget_base_url,
+            "FLAGS_SOURCE": self.flags_parameter.name.apply(lambda n: f"ssm:{n}"),
+            "CLOUDWATCH_NAMESPACE": args.metrics_namespace,
+        }
+        container_secrets = {
+            # RDS keeps {"username", "password"} JSON; ECS extracts one key.
+            "PGPASSWORD": pulumi.Output.concat(args.database_secret_arn, ":password::"),
+            "REDIS_URL": args.redis_url_secret_arn,
+        }
+        self.api_task_family = f"{prefix}-api"
+        self.worker_task_family = f"{prefix}-worker"
+        roles = {"execution_role_arn": execution_role.arn, "task_role_arn": task_role.arn}
+        api_task = self._task_definition(
+            "api",
+            self.api_task_family,
+            args.api.cpu,
+            args.api.memory,
+            roles,
+            container=self._container(
+                "api",
+                [
+                    "ragassist",
+                    "serve",
+                    "--host",
+                    # Inside its own network namespace; the security group admits only the ALB.
+                    "0.0.0.0",  # noqa: S104
+                    "--port",
+                    str(APP_PORT),
+                    "--forwarded-allow-ips",
+                    args.vpc_cidr,
+                ],
+                logs["api"].name,
+                args.region,
+                environment,
+                container_secrets,
+                port=APP_PORT,
+            ),
+        )
+        worker_task = self._task_definition(
+            "worker",
+            self.worker_task_family,
+            args.worker.cpu,
+            args.worker.memory,
+            roles,
+            container=self._container(
+                "worker",
+                ["ragassist", "worker"],
+                logs["worker"].name,
+                args.region,
+                environment,
+                container_secrets,
+            ),
+        )
+
+        network = {
+            "subnets": args.private_subnet_ids,
+            "security_groups": [args.service_security_group_id],
+            "assign_public_ip": False,
+        }
+        self.api_service = self._service(
+            "api",
+            api_task,
+            args.api.min_tasks,
+            network,
+            load_balancers=[
+                {
+                    "target_group_arn": target_group.arn,
+                    "container_name": "api",
+                    "container_port": APP_PORT,
+                }
+            ],
+            health_check_grace_period_seconds=60,
+            # Autoscaling owns the API's count once it exists.
+            ignore=["task_definition", "desired_count"],
+            depends_on=[https],
+        )
+        self.worker_service = self._service(
+            "worker", worker_task, args.worker.tasks, network, ignore=["task_definition"]
+        )
+
+        scaling = aws.appautoscaling.Target(
+            f"{name}-api-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat(
+                "service/", self.cluster.name, "/", self.api_service.name
+            ),
+            min_capacity=args.api.min_tasks,
+            max_capacity=args.api.max_tasks,
+            opts=child,
+        )
+        aws.appautoscaling.Policy(
+            f"{name}-api-cpu",
+            policy_type="TargetTrackingScaling",
+            service_namespace=scaling.service_namespace,
+            scalable_dimension=scaling.scalable_dimension,
+            resource_id=scaling.resource_id,
+            target_tracking_scaling_policy_configuration={
+                "target_value": 60,
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ECSServiceAverageCPUUtilization"
+                },
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=child,
+        )
+
+        self.log_group_names = {role: group.name for role, group in logs.items()}
+        self.register_outputs(
+            {
+                "repositoryUrl": self.repository.repository_url,
+                "clusterName": self.cluster.name,
+                "apiServiceName": self.api_service.name,
+                "workerServiceName": self.worker_service.name,
+                "apiTaskFamily": self.api_task_family,
+                "workerTaskFamily": self.worker_task_family,
+                "albDnsName": self.load_balancer.dns_name,
+                "flagsParameter": self.flags_parameter.name,
+                "releaseLedgerParameter": self.release_ledger_parameter.name,
+            }
+        )
+
+    def _role(self, purpose: str, policy: pulumi.Output[dict[str, Any]]) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-{purpose}-role",
+            assume_role_policy=_ASSUME_ECS_TASKS,
+            opts=self._child,
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-{purpose}-policy",
+            role=role.id,
+            policy=policy.apply(json.dumps),
+            opts=self._child,
+        )
+        return role
+
+    def _container(
+        self,
+        role: str,
+        command: list[str],
+        log_group: pulumi.Output[str],
+        region: str,
+        environment: dict[str, pulumi.Input[str]],
+        secrets: dict[str, pulumi.Input[str]],
+        *,
+        port: int | None = None,
+    ) -> pulumi.Output[dict[str, Any]]:
+        return pulumi.Output.all(
+            image=self.repository.repository_url,
+            log_group=log_group,
+            environment=environment,
+            secrets=secrets,
+        ).apply(
+            lambda values: {
+                "name": role,
+                "image": f"{values['image']}:{BOOTSTRAP_TAG}",
+                "essential": True,
+                "command": command,
+                "portMappings": [{"containerPort": port, "protocol": "tcp"}] if port else [],
+                "environment": [
+                    {"name": key, "value": value}
+                    for key, value in sorted(values["environment"].items())
+                ],
+                "secrets": [
+                    {"name": key, "valueFrom": value}
+                    for key, value in sorted(values["secrets"].items())
+                ],
+                # Forward SIGTERM to the app so in-flight requests and syncs finish on deploy.
+                "linuxParameters": {"initProcessEnabled": True},
+                "stopTimeout": 30,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": values["log_group"],
+                        "awslogs-region": region,
+                        "awslogs-stream-prefix": role,
+                    },
+                },
+            }
+        )
+
+    def _task_definition(
+        self,
+        role: str,
+        family: str,
+        cpu: int,
+        memory: int,
+        roles: dict[str, pulumi.Output[str]],
+        *,
+        container: pulumi.Output[dict[str, Any]],
+    ) -> aws.ecs.TaskDefinition:
+        return aws.ecs.TaskDefinition(
+            f"{self._name}-{role}-task",
+            family=family,
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(cpu),
+            memory=str(memory),
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            container_definitions=container.apply(lambda c: json.dumps([c])),
+            **roles,
+            opts=self._child,
+        )
+
+    def _service(
+        self,
+        role: str,
+        task: aws.ecs.TaskDefinition,
+        count: int,
+        network: dict[str, Any],
+        *,
+        ignore: list[str],
+        depends_on: list[pulumi.Resource] | None = None,
+        **extra: Any,
+    ) -> aws.ecs.Service:
+        return aws.ecs.Service(
+            f"{self._name}-{role}",
+            name=role,
+            cluster=self.cluster.arn,
+            task_definition=task.arn,
+            desired_count=count,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration=network,
+            # A revision that never becomes healthy is rolled back by ECS itself.
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            wait_for_steady_state=False,
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=ignore, depends_on=depends_on or []
+            ),
+            **extra,
+        )
+
+
+def _execution_policy(
+    repository_arn: str, log_group_arns: list[str], secret_arns: list[str]
+) -> dict[str, Any]:
+    """What ECS needs to start a task: pull its image, write its logs, inject its secrets."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            # GetAuthorizationToken has no resource-level permissions.
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": repository_arn,
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [f"{arn}:*" for arn in log_group_arns],
+            },
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": list(secret_arns),
+            },
+        ],
+    }
+
+
+def _task_policy(namespace: str, flags_arn: str, secret_arns: list[str]) -> dict[str, Any]:
+    """What the app itself may do: publish its metrics, read its flags and its secrets."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                # PutMetricData has no resource ARNs; the namespace condition is the fence.
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+            },
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": flags_arn},
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": list(secret_arns),
+            },
+        ],
+    }

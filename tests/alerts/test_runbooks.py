@@ -1,0 +1,118 @@
+"""Every alert has its runbook, and the runbooks say what operators can actually run."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from alerts.rules import Ratio, load_rules
+from app.cloudwatch import published_metric
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOKS = ROOT / "runbooks"
+SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation"]
+RULES = load_rules()
+PAGES = [ROOT / rule.runbook for rule in RULES] + [RUNBOOKS / "deploy.md", RUNBOOKS / "rollback.md"]
+INVOKE = re.compile(r"invoke ([a-z][a-z0-9_.-]*)((?: --[a-z-]+(?: (?!--)[^\s`]+)?)*)")
+
+
+def _headings(page: Path) -> list[str]:
+    return re.findall(r"^## (.+)$", page.read_text(), flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_each_page_has_the_five_sections_in_order(page):
+    assert page.exists(), f"missing {page.relative_to(ROOT)}"
+    assert _headings(page) == SECTIONS
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
+def test_each_rule_links_to_its_page(rule):
+    url = RULES.runbook_url(rule)
+
+    assert url.startswith("https://")
+    assert url.endswith(f"/runbooks/{rule.name}.md")
+    assert (ROOT / rule.runbook).read_text().startswith(f"# {rule.name}\n")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
+def test_each_page_names_the_metrics_its_alarm_reads(rule):
+    text = (ROOT / rule.runbook).read_text()
+    expression = rule.expression
+
+    assert expression.metric.removesuffix("_total").removesuffix("_seconds") in text
+    if rule.cloudwatch:
+        assert rule.cloudwatch.numerator in text and rule.cloudwatch.denominator in text
+    else:
+        assert published_metric(expression.metric).name in text
+    if isinstance(expression, Ratio):
+        for value in expression.match.values():
+            assert value in text
+
+
+def test_the_index_lists_every_alert():
+    index = (RUNBOOKS / "README.md").read_text()
+
+    assert all(f"[{rule.name}.md]({rule.name}.md)" in index for rule in RULES)
+
+
+def test_rollback_turns_each_step_of_the_seed_plan_into_commands():
+    text = (RUNBOOKS / "rollback.md").read_text()
+
+    for step in (
+        "Revert CORS changes",
+        "Disable product sync routes",
+        "old documentation",
+        "Notify affected merchants",
+        "Check error logs",
+        "Review metrics",
+        "Fix in staging",
+        "Test thoroughly",
+        "Deploy to production",
+        "Monitor closely",
+    ):
+        assert step in text, step
+    assert "invoke flags.set --env prod --name cors_mode --value report-only" in text
+    assert "invoke flags.set --env prod --name product_sync_enabled --value false" in text
+    assert "invoke rollback --env prod --to <version>" in text
+
+
+def test_flag_commands_use_real_flags_and_values():
+    from app.flags import Flags
+
+    for page in RUNBOOKS.glob("*.md"):
+        for name, value in re.findall(
+            r"flags\.set --env \w+ --name (\w+) --value ([\w-]+)", page.read_text()
+        ):
+            assert name in Flags.__dataclass_fields__, (page.name, name)
+            Flags.from_mapping({name: value})  # raises on a value the app would refuse
+
+
+def _commands() -> list[tuple[str, str, list[str]]]:
+    found = []
+    for page in sorted(RUNBOOKS.glob("*.md")):
+        for task, options in INVOKE.findall(page.read_text()):
+            found.append((page.name, task, re.findall(r"--([a-z-]+)", options)))
+    return found
+
+
+def test_runbook_commands_are_tasks_of_tasks_py_with_those_options():
+    # The drift guard between the runbooks and tasks.py: a renamed task or flag fails here.
+    import tasks
+
+    problems = []
+    for page, name, options in _commands():
+        try:
+            task = tasks.ns[name]
+        except (KeyError, ValueError):
+            problems.append(f"{page}: `invoke {name}` is not a task of tasks.py")
+            continue
+        accepted = {alias for argument in task.get_arguments() for alias in argument.names}
+        problems += [
+            f"{page}: `invoke {name}` has no --{option}"
+            for option in options
+            if option.replace("-", "_") not in accepted
+        ]
+
+    assert _commands()
+    assert problems == []
