@@ -17,13 +17,18 @@ class ApiModel(BaseModel):
 class ApiInput(ApiModel):
     """Request bodies: an unknown field is an error, not silently dropped."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=False, validate_by_alias=True, extra="forbid"
+    )
 
 
 class PageQuery(BaseModel):
     limit: int = Field(20, ge=1, le=100, description="Items per page (1-100).")
     cursor: str | None = Field(
-        None, max_length=200, description="The `nextCursor` of the previous page."
+        None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="The `nextCursor` of the previous page.",
     )
 
 

@@ -159,9 +159,12 @@ def _responses(endpoint: Endpoint, refs: dict[Any, dict[str, str]]) -> dict[str,
 def _error_codes(endpoint: Endpoint) -> list[tuple[ErrorCode, int]]:
     codes = [ErrorCode.INTERNAL_ERROR]
     if endpoint.audience is not Audience.PUBLIC:
-        codes += [ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.RATE_LIMITED]
-    if endpoint.audience is Audience.WIDGET:
-        codes.append(ErrorCode.ORIGIN_NOT_ALLOWED)
+        codes += [
+            ErrorCode.UNAUTHENTICATED,
+            ErrorCode.FORBIDDEN,
+            ErrorCode.ORIGIN_NOT_ALLOWED,
+            ErrorCode.RATE_LIMITED,
+        ]
     if _PATH_PARAM.search(endpoint.path):
         codes.append(ErrorCode.NOT_FOUND)
     if endpoint.query is not None or endpoint.body is not None:

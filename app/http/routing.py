@@ -147,7 +147,18 @@ async def _admit(
                 ErrorCode.FEATURE_DISABLED,
                 f"This feature is temporarily disabled by an operator ({endpoint.flag}).",
             )
-    query = _validate(endpoint.query, dict(request.query_params), "query")
+    params = dict(request.query_params)
+    if not all(_storable(value) for value in params.values()):
+        raise ApiError(
+            ErrorCode.VALIDATION_FAILED,
+            "The query holds text that cannot be stored (NUL characters).",
+            details=[
+                {"field": name, "in": "query", "message": "NUL characters are not allowed"}
+                for name, value in params.items()
+                if not _storable(value)
+            ],
+        )
+    query = _validate(endpoint.query, params, "query")
     body = None
     if endpoint.body is not None:
         raw = await _read_json(request, platform.settings.max_json_body_bytes)
@@ -222,9 +233,42 @@ async def _read_json(request: Request, limit: int) -> Any:
         if len(raw) > limit:
             raise _too_large(limit)
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ApiError(ErrorCode.BAD_REQUEST, "The body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(ErrorCode.BAD_REQUEST, f"The body is not valid JSON: {exc}") from None
+    _reject_unstorable_text(data)
+    return data
+
+
+def _reject_unstorable_text(data: Any) -> None:
+    """JSON escapes can smuggle NUL (PostgreSQL text refuses it) and lone surrogates (not
+    encodable as UTF-8) into strings; refuse them here rather than fail deep in the stack."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and not _storable(value):
+            raise ApiError(
+                ErrorCode.BAD_REQUEST,
+                "The body holds text that cannot be stored: NUL characters or unpaired "
+                "UTF-16 surrogates.",
+            )
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_large(limit: int) -> ApiError:

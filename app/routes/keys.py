@@ -69,6 +69,10 @@ class CreateKey(ApiInput):
             return None
         if value.tzinfo is None:
             raise ValueError("give a timezone, e.g. 2027-01-01T00:00:00Z")
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range: give a date before the year 9999") from None
         if value <= datetime.now(UTC):
             raise ValueError("must be in the future")
         return value

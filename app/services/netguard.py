@@ -54,6 +54,9 @@ def _refusal(
         return "multicast addresses are not allowed"
     if address.is_private or address.is_reserved or address.is_unspecified:
         return "private network addresses are not allowed"
+    if not address.is_global:
+        # Shared address space (100.64/10, carrier-grade NAT) is internal in many clouds.
+        return "non-public addresses are not allowed"
     return None
 
 
