@@ -3,7 +3,7 @@
 from invoke import Collection
 
 from alerts import tasks as alerts_tasks
-from ops import bench, infra, local
+from ops import bench, cdn, db, deploy, flags, images, infra, local, releases, rollback
 
 ns = Collection()
 ns.add_task(local.up)
@@ -11,3 +11,10 @@ ns.add_task(local.test)
 ns.add_task(bench.bench)
 ns.add_collection(alerts_tasks.ns, "alerts")
 ns.add_collection(infra.ns, "infra")
+ns.add_task(deploy.deploy)
+ns.add_task(rollback.rollback)
+ns.add_task(releases.releases)
+ns.add_collection(flags.ns, "flags")
+ns.add_collection(cdn.ns, "cdn")
+ns.add_collection(db.ns, "db")
+ns.add_collection(images.ns, "image")

@@ -37,6 +37,7 @@ class Platform:
         self._publishing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self.flags.current()  # warm: the first request should not pay for the first read
         self._engine = create_engine(self.settings.database_url)
         self._sessions = session_factory(self._engine)
         self._keys = KeyResolver(self._sessions, ttl=self.settings.cache_ttl_seconds)

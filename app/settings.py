@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_STATE_DIR = Path(".ragassist")
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_STATE_DIR / 'ragassist.db'}"
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+# `ssm:` + a fully qualified SSM parameter name (the characters SSM allows in a path).
+_SSM_PARAMETER = re.compile(r"^ssm:(/[A-Za-z0-9_.-]+)+$")
 
 
 class SettingsError(Exception):
@@ -143,7 +145,11 @@ class Settings(BaseSettings):
     def _flags_source(cls, value: str) -> str:
         if value == "env" or (value.startswith("file:") and len(value) > 5):
             return value
-        raise ValueError("expected `env` or `file:/path/to/flags.json`")
+        if _SSM_PARAMETER.match(value):
+            return value
+        raise ValueError(
+            "expected `env`, `file:/path/to/flags.json` or `ssm:/ragassist/<env>/flags`"
+        )
 
     @field_validator("rate_limit_secret", "rate_limit_publishable", mode="before")
     @classmethod

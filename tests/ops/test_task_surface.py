@@ -1,0 +1,32 @@
+"""The ops tasks as operators meet them: names in `invoke --list`, a summary, help per option."""
+
+import pytest
+
+import tasks
+
+OURS = [
+    "deploy",
+    "rollback",
+    "releases",
+    "flags.list",
+    "flags.set",
+    "cdn.invalidate",
+    "db.migrate",
+    "image.build",
+]
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_each_task_has_a_one_line_summary_and_help_for_every_option(name):
+    task = tasks.ns[name]
+
+    assert task.__doc__ and task.__doc__.strip().splitlines()[0].endswith(".")
+    for argument in task.get_arguments():
+        assert argument.help, f"{name} --{argument.name} has no help"
+
+
+@pytest.mark.parametrize("name", [n for n in OURS if n != "image.build"])
+def test_each_environment_task_takes_env_and_an_outputs_file(name):
+    accepted = {alias for argument in tasks.ns[name].get_arguments() for alias in argument.names}
+
+    assert {"env", "outputs-file"} <= accepted
