@@ -7,6 +7,7 @@ import pytest
 
 from alerts.rules import Ratio, load_rules
 from app.cloudwatch import published_metric
+from tests.invoke_tasks import arguments_of
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
@@ -107,7 +108,7 @@ def test_runbook_commands_are_tasks_of_tasks_py_with_those_options():
         except (KeyError, ValueError):
             problems.append(f"{page}: `invoke {name}` is not a task of tasks.py")
             continue
-        accepted = {alias for argument in task.get_arguments() for alias in argument.names}
+        accepted = {alias for argument in arguments_of(task) for alias in argument.names}
         problems += [
             f"{page}: `invoke {name}` has no --{option}"
             for option in options

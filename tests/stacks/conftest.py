@@ -6,6 +6,7 @@ the recorded inventory (every resource with its inputs) and the stack's exports.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from collections.abc import Callable, Iterator
@@ -136,6 +137,9 @@ def stack_config(environment: str) -> dict[str, Any]:
 
 def build_stack(environment: str, config: dict[str, Any] | None = None) -> Build:
     """Run stacks/__main__.py for `environment` under mocks; raise what the program raises."""
+    # Pulumi's runtime takes the thread's current event loop; an earlier test's asyncio.run()
+    # may have left the main thread with none.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     build = Build(environment)
     monitor = RecordingMonitor(build)
     pulumi.runtime.set_mocks(

@@ -7,12 +7,13 @@ import pytest
 from invoke import Context, Exit, MockContext, Result
 
 from ops import infra
+from tests.invoke_tasks import arguments_of
 
 
 def test_the_collection_offers_preview_up_and_test_per_environment():
     assert set(infra.ns.task_names) == {"preview", "up", "test"}
     for name in ("preview", "up"):
-        arguments = {n for a in infra.ns[name].get_arguments() for n in a.names}
+        arguments = {n for a in arguments_of(infra.ns[name]) for n in a.names}
         assert "env" in arguments
 
 
