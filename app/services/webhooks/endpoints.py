@@ -1,0 +1,160 @@
+"""Webhook endpoints: create, change, disable, rotate secrets. Every query is scoped to the
+merchant, so another merchant's endpoint id behaves exactly like one that does not exist."""
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import WebhookAttempt, WebhookEndpoint, utcnow
+from app.ids import new_id
+from app.services.netguard import UnsafeTarget, check_target
+from app.services.webhooks.signing import new_secret
+
+MAX_ENDPOINTS = 50
+ROTATION_GRACE = timedelta(hours=24)
+_DNS_TIMEOUT_SECONDS = 5.0
+DISABLED_REASONS = ("manual", "gone", "failing")
+
+
+class TooManyEndpoints(Exception):
+    pass
+
+
+async def check_endpoint_url(url: str, *, allow_private: bool) -> None:
+    """Raise UnsafeTarget unless `url` may receive webhooks right now (checked again per send)."""
+    try:
+        async with asyncio.timeout(_DNS_TIMEOUT_SECONDS):
+            await check_target(url, allow_private=allow_private)
+    except TimeoutError:
+        raise UnsafeTarget("the host did not resolve in time") from None
+
+
+async def create_endpoint(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    url: str,
+    description: str,
+    event_types: list[str],
+) -> WebhookEndpoint:
+    """Add an endpoint with a fresh secret; the caller commits."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(WebhookEndpoint.merchant_id == merchant_id)
+    )
+    if (count or 0) >= MAX_ENDPOINTS:
+        raise TooManyEndpoints(f"a merchant has at most {MAX_ENDPOINTS} webhook endpoints")
+    now = utcnow()
+    endpoint = WebhookEndpoint(
+        id=new_id("whe"),
+        merchant_id=merchant_id,
+        url=url,
+        description=description,
+        event_types=event_types,
+        enabled=True,
+        secret=new_secret(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(endpoint)
+    return endpoint
+
+
+async def list_endpoints(
+    session: AsyncSession, merchant_id: str, *, limit: int, after: str | None
+) -> list[WebhookEndpoint]:
+    query = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.merchant_id == merchant_id)
+        .order_by(WebhookEndpoint.id)
+    )
+    if after:
+        query = query.where(WebhookEndpoint.id > after)
+    return list(await session.scalars(query.limit(limit)))
+
+
+async def get_endpoint(
+    session: AsyncSession, merchant_id: str, endpoint_id: str
+) -> WebhookEndpoint | None:
+    return await session.scalar(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.id == endpoint_id
+        )
+    )
+
+
+async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
+    """Delete it with its queued attempts and its log; the caller commits. Attempts go
+    explicitly, not only by ON DELETE CASCADE, which SQLite enforces per connection."""
+    await session.execute(
+        delete(WebhookAttempt)
+        .where(WebhookAttempt.endpoint_id == endpoint.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.delete(endpoint)
+
+
+def signing_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets that sign now: the current one, plus the previous during its grace."""
+    if previous and previous_expires_at is not None and previous_expires_at > now:
+        return (secret, previous)
+    return (secret,)
+
+
+def rotate_secret(endpoint: WebhookEndpoint) -> str:
+    """A new current secret; the old one keeps signing for 24 h. Rotating again within that
+    window ends the older secret's grace at once (only two secrets ever sign)."""
+    now = utcnow()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + ROTATION_GRACE
+    endpoint.secret = new_secret()
+    endpoint.updated_at = now
+    return endpoint.secret
+
+
+def enable(endpoint: WebhookEndpoint) -> None:
+    """Deliveries resume for new events; the failure clock starts afresh."""
+    endpoint.enabled = True
+    endpoint.disabled_reason = None
+    endpoint.disabled_at = None
+    endpoint.failing_since = None
+    endpoint.updated_at = utcnow()
+
+
+async def disable_endpoints(
+    session: AsyncSession, endpoint_ids: Iterable[str], *, reason: str
+) -> list[str]:
+    """Disable the enabled ones among `endpoint_ids` and cancel their pending attempts (a
+    disabled endpoint receives nothing; the log says why). Returns those newly disabled."""
+    assert reason in DISABLED_REASONS, reason
+    ids = sorted(set(endpoint_ids))
+    if not ids:
+        return []
+    now = utcnow()
+    disabled = list(
+        await session.scalars(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id.in_(ids), WebhookEndpoint.enabled.is_(True))
+            .values(enabled=False, disabled_reason=reason, disabled_at=now, updated_at=now)
+            .returning(WebhookEndpoint.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if disabled:
+        await session.execute(
+            update(WebhookAttempt)
+            .where(WebhookAttempt.endpoint_id.in_(disabled), WebhookAttempt.status == "pending")
+            .values(
+                status="failed",
+                due_at=None,
+                error=f"not sent: the endpoint was disabled ({reason})",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return disabled
