@@ -1,0 +1,121 @@
+"""A merchant's sync configuration: where the catalog comes from and how runs treat it."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import SyncConfig, utcnow
+from app.services.catalog.importer import ImportOptions
+from app.services.catalog.records import Rules
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # a write-only secret left out of an update: keep the stored one
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConfigUpdate:
+    source_type: str = "upload"
+    source_url: str | None = None
+    auth_header_name: str | None = None
+    auth_header_value: str | None = UNSET
+    interval_minutes: int | None = None
+    format: str = "auto"
+    mode: str = "incremental"
+    field_mapping: dict[str, str | None] = field(default_factory=dict)
+    default_currency: str = "USD"
+    error_threshold: float = 0.1
+    max_delete_ratio: float = 0.5
+    product_url_template: str | None = None
+    webhook_secret: str | None = UNSET
+
+
+def defaults(merchant_id: str) -> SyncConfig:
+    """The configuration a merchant has before saving one (uploads work without one)."""
+    return SyncConfig(
+        merchant_id=merchant_id,
+        source_type="upload",
+        format="auto",
+        mode="incremental",
+        field_mapping={},
+        default_currency="USD",
+        error_threshold=0.1,
+        max_delete_ratio=0.5,
+    )
+
+
+async def get_config(session: AsyncSession, merchant_id: str) -> SyncConfig | None:
+    return await session.get(SyncConfig, merchant_id)
+
+
+async def save_config(session: AsyncSession, merchant_id: str, update: ConfigUpdate) -> SyncConfig:
+    """Create or replace the config (PUT semantics; omitted secrets are kept). Commits."""
+    now = utcnow()
+    config = await get_config(session, merchant_id)
+    if config is None:
+        config = SyncConfig(merchant_id=merchant_id, created_at=now)
+        session.add(config)
+    schedule_changed = (config.source_url, config.interval_minutes) != (
+        update.source_url,
+        update.interval_minutes,
+    )
+    for name in ConfigUpdate.__slots__:  # type: ignore[attr-defined]
+        value = getattr(update, name)
+        if value is not UNSET:
+            setattr(config, name, value)
+    if update.auth_header_name is None:
+        config.auth_header_value = None
+    # Any change (another URL, mapping, currency...) can change what the same feed imports
+    # as, so the next pull downloads and imports it in full.
+    config.feed_etag = config.feed_last_modified = config.feed_sha256 = None
+    if update.interval_minutes is None or update.source_type != "url":
+        config.next_run_at = None
+    elif schedule_changed or config.next_run_at is None:
+        config.next_run_at = now  # a new schedule starts with a run straight away
+    config.updated_at = now
+    await session.commit()
+    return config
+
+
+def rules(config: SyncConfig) -> Rules:
+    return Rules(
+        default_currency=config.default_currency,
+        product_url_template=config.product_url_template,
+    )
+
+
+def import_options(
+    config: SyncConfig,
+    *,
+    format: str | None = None,
+    mode: str | None = None,
+    force: bool = False,
+    content_type: str | None = None,
+    filename: str | None = None,
+    max_bytes: int,
+) -> ImportOptions:
+    """What a run of this merchant does: the config, overridden per run where allowed."""
+    return ImportOptions(
+        format=format or config.format,
+        mode=mode or config.mode,
+        force=force,
+        rules=rules(config),
+        field_mapping=dict(config.field_mapping or {}),
+        error_threshold=config.error_threshold,
+        max_delete_ratio=config.max_delete_ratio,
+        content_type=content_type,
+        filename=filename,
+        max_bytes=max_bytes,
+    )
+
+
+def mask(secret: str | None) -> str | None:
+    """Enough to recognise a secret, never enough to use it."""
+    if not secret:
+        return None
+    return "••••" + (secret[-4:] if len(secret) >= 16 else "")
