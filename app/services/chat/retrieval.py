@@ -1,0 +1,338 @@
+"""Find the merchant's products that best answer a question (DESIGN §9).
+
+Uses the catalog's own search index, read-only: SQLite's FTS5 table `products_fts` (ranked
+by bm25 with column weights) or PostgreSQL's generated `products.search` tsvector (GIN,
+ranked by ts_rank_cd, cover density, with title > brand/category > description weights).
+
+Attempts go from the strictest to the loosest. Each requires all of its words (AND: selective,
+so fast on large catalogs): all the question's words, then its main noun phrase ("family
+camping tent" of "family camping tent for 4 people"), then the head noun alone ("tent"). When
+nothing matches, filters are relaxed (the inferred category, then the brand) and the reply says
+so. After those come products matching any of the words, and last the filters alone. The first
+attempt that finds anything sets the filters; later attempts under the same filters only top up
+a short list, so what the reply says about the list stays true. Within an attempt: in stock
+before backorder/preorder before out of stock, then rank (or price, for "the cheapest").
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, literal, literal_column, select, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Product
+from app.services.catalog.values import format_price
+from app.services.chat.hints import Hints
+from app.services.chat.text import Term, alternatives
+
+DEFAULT_LIMIT = 4
+# A long question's first words carry its subject; more terms only slow the OR tier down.
+MAX_TERMS = 8
+SNIPPET_CHARS = 300
+# PostgreSQL ranks at most this many matching products per query (see `_ranked`).
+POOL = 100
+# bm25 weights for products_fts's columns: title, external_id, brand, category, description.
+_BM25 = "bm25(products_fts, 10.0, 5.0, 6.0, 4.0, 1.0)"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundProduct:
+    id: str
+    title: str
+    price: Decimal
+    currency: str
+    url: str | None
+    image_url: str | None
+    availability: str
+    brand: str | None
+    category: str | None
+    snippet: str | None  # the description's start: context for the LLM, never shown as a card
+
+    @property
+    def price_text(self) -> str:
+        return format_price(self.price, self.currency)
+
+    def card(self) -> dict[str, Any]:
+        """The product card as the API returns and stores it (camelCase)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "price": self.price_text,
+            "currency": self.currency,
+            "url": self.url,
+            "imageUrl": self.image_url,
+            "availability": self.availability,
+            "brand": self.brand,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    products: tuple[FoundProduct, ...]
+    hints: Hints
+    relaxed: tuple[str, ...] = ()  # filters dropped to find anything: category, brand, terms
+
+
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    price_min: Decimal | None
+    price_max: Decimal | None
+    brand: str | None
+    categories: tuple[str, ...]
+    in_stock_only: bool
+
+    @property
+    def narrowing(self) -> bool:
+        """Filters that alone describe a useful list (a price alone does not)."""
+        return bool(self.brand or self.categories)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    relaxed: tuple[str, ...]
+    filters: _Filters
+    groups: list[tuple[Term, ...]]  # each group must match (AND); its terms are alternatives
+    every: bool = True  # False: any single term is enough (the last resort)
+
+
+async def retrieve(
+    session: AsyncSession, merchant_id: str, hints: Hints, *, limit: int = DEFAULT_LIMIT
+) -> Retrieval:
+    if session.bind.dialect.name == "postgresql":
+        # Full-text matches are found through the GIN index. With prefix words the planner's
+        # row estimates are rough, and a sequential scan over a large catalog (wide rows:
+        # descriptions and their tsvector) takes many times longer than the index; this
+        # transaction's searches must not gamble on it.
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+    found: list[FoundProduct] = []
+    relaxed: tuple[str, ...] | None = None
+    for attempt in _attempts(hints):
+        if relaxed is not None and attempt.relaxed != relaxed:
+            continue  # a top-up keeps the filters the first results were found with
+        seen = [product.id for product in found]
+        more = await _search(session, merchant_id, attempt, hints.sort, limit - len(found), seen)
+        if more:
+            relaxed = attempt.relaxed if relaxed is None else relaxed
+            found += more
+            if len(found) >= limit:
+                break
+    return Retrieval(tuple(found), hints, relaxed or ())
+
+
+def _word_sets(hints: Hints) -> list[list[tuple[Term, ...]]]:
+    """All words, the main phrase, the head noun: distinct, strictest first."""
+    sets: list[tuple[str, ...]] = []
+    for words in (hints.terms[:MAX_TERMS], hints.phrase[:MAX_TERMS], hints.phrase[-1:]):
+        if words and words not in sets:
+            sets.append(words)
+    return [[alternatives(word) for word in words] for words in sets]
+
+
+def _attempts(hints: Hints) -> list[_Attempt]:
+    full = _Filters(
+        hints.price_min, hints.price_max, hints.brand, hints.categories, hints.in_stock_only
+    )
+    word_sets = _word_sets(hints)
+    if not word_sets:
+        return [_Attempt((), full, [])]
+    relaxations: list[tuple[tuple[str, ...], _Filters]] = [((), full)]
+    if full.categories:
+        relaxations.append((("category",), _relax(full, categories=())))
+    if full.brand:
+        relaxations.append((("category", "brand"), _relax(full, categories=(), brand=None)))
+    # Words before filters: "Patagonia hiking boots" shows hiking boots of other brands (and
+    # says so) rather than Patagonia's hiking pants.
+    attempts = [
+        _Attempt(relaxed, filters, groups)
+        for groups in word_sets
+        for relaxed, filters in relaxations
+    ]
+    if len(word_sets[0]) > 1:
+        attempts += [
+            _Attempt(relaxed, filters, word_sets[0], every=False)
+            for relaxed, filters in relaxations
+        ]
+    if full.narrowing:
+        attempts.append(_Attempt(("terms",), full, []))
+    return attempts
+
+
+def _relax(filters: _Filters, **changes: Any) -> _Filters:
+    values = {
+        "price_min": filters.price_min,
+        "price_max": filters.price_max,
+        "brand": filters.brand,
+        "categories": filters.categories,
+        "in_stock_only": filters.in_stock_only,
+        **changes,
+    }
+    return _Filters(**values)
+
+
+async def _search(
+    session: AsyncSession,
+    merchant_id: str,
+    attempt: _Attempt,
+    sort: str,
+    limit: int,
+    exclude: list[str],
+) -> list[FoundProduct]:
+    conditions = _conditions(merchant_id, attempt.filters)
+    if exclude:
+        conditions.append(Product.id.not_in(exclude))
+    if not attempt.groups:
+        if not _any_filter(attempt.filters):
+            return []  # nothing to look for
+        rows = await session.execute(_listing(conditions, sort, limit))
+        return [_found(row) for row in rows]
+    sqlite = session.bind.dialect.name == "sqlite"
+    query = _query(attempt.groups, every=attempt.every, sqlite=sqlite)
+    rows = await session.execute(_ranked(conditions, query, sort, limit, sqlite))
+    return [_found(row) for row in rows]
+
+
+def _any_filter(filters: _Filters) -> bool:
+    return bool(
+        filters.narrowing
+        or filters.in_stock_only
+        or filters.price_min is not None
+        or filters.price_max is not None
+    )
+
+
+def _conditions(merchant_id: str, filters: _Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Product.merchant_id == merchant_id]
+    if filters.price_min is not None:
+        conditions.append(Product.price >= filters.price_min)
+    if filters.price_max is not None:
+        conditions.append(Product.price <= filters.price_max)
+    if filters.brand:
+        conditions.append(Product.brand == filters.brand)
+    if filters.categories:
+        conditions.append(Product.category.in_(filters.categories))
+    if filters.in_stock_only:
+        conditions.append(Product.availability == "in_stock")
+    return conditions
+
+
+def _columns() -> tuple[Any, ...]:
+    return (
+        Product.id,
+        Product.title,
+        Product.price,
+        Product.currency,
+        Product.url,
+        Product.image_url,
+        Product.availability,
+        Product.brand,
+        Product.category,
+        func.substr(Product.description, 1, SNIPPET_CHARS),
+    )
+
+
+def _stock_tier() -> ColumnElement[int]:
+    return case(
+        (Product.availability == "in_stock", 0),
+        (Product.availability.in_(("backorder", "preorder")), 1),
+        else_=2,
+    )
+
+
+def _order(sort: str, score: ColumnElement[Any] | None) -> list[Any]:
+    order: list[Any] = [_stock_tier()]
+    if sort == "price_asc":
+        order.append(Product.price.asc())
+    elif sort == "price_desc":
+        order.append(Product.price.desc())
+    if score is not None:
+        order.append(score.desc())
+    return [*order, Product.pk]
+
+
+def _listing(conditions: list[ColumnElement[bool]], sort: str, limit: int) -> Any:
+    return select(*_columns()).where(*conditions).order_by(*_order(sort, None)).limit(limit)
+
+
+def _query(groups: list[tuple[Term, ...]], *, every: bool, sqlite: bool) -> str:
+    """FTS5 or tsquery syntax. Terms hold only letters and digits (see text.words), and are
+    quoted anyway."""
+    if sqlite:
+
+        def one(term: Term) -> str:
+            return f'"{term.text}"' + ("*" if term.prefix else "")
+
+        joiner, either = " AND ", " OR "
+    else:
+
+        def one(term: Term) -> str:
+            return f"'{term.text}'" + (":*" if term.prefix else "")
+
+        joiner, either = " & ", " | "
+    if every:
+        return joiner.join("(" + either.join(one(t) for t in group) + ")" for group in groups)
+    return either.join(one(t) for group in groups for t in group)
+
+
+def _ranked(
+    conditions: list[ColumnElement[bool]], query: str, sort: str, limit: int, sqlite: bool
+) -> Any:
+    if sqlite:
+        fts = table("products_fts")
+        score = literal_column(f"-{_BM25}")
+        return (
+            select(*_columns())
+            .select_from(Product)
+            .join(fts, literal_column("products_fts.rowid") == Product.pk)
+            .where(literal_column("products_fts").op("MATCH")(literal(query)), *conditions)
+            .order_by(*_order(sort, score))
+            .limit(limit)
+        )
+    tsquery = func.to_tsquery(literal_column("'simple'"), literal(query))
+    search = literal_column("products.search")
+    # Rank a bounded pool of matches: a common word in a large catalog matches thousands of
+    # rows, and ranking them all costs more than the whole reply may take. The pool reads
+    # matches from the GIN index's bitmap and stops at POOL rows, ranking each as it is read
+    # (one visit per row); for a cheapest/dearest question it takes the POOL cheapest
+    # (dearest) instead. Within the pool, in stock still comes first. The cost: when a
+    # question matches more than POOL products, better-ranked ones beyond the pool are not
+    # considered, though every one of them contains all the words asked for.
+    # Price order needs no rank (it would only break ties of equal prices): not computing it
+    # for every match keeps "the cheapest ..." as fast as a ranked question.
+    score = func.ts_rank_cd(search, tsquery) if sort == "relevance" else literal(0.0)
+    pool = select(
+        *(column.label(f"c{n}") for n, column in enumerate(_columns())),
+        score.label("score"),
+        _stock_tier().label("tier"),
+        Product.pk.label("pk"),
+    ).where(search.op("@@")(tsquery), *conditions)
+    if sort == "price_asc":
+        pool = pool.order_by(Product.price.asc())
+    elif sort == "price_desc":
+        pool = pool.order_by(Product.price.desc())
+    ranked = pool.limit(POOL).subquery("pool")
+    order: list[Any] = [ranked.c.tier]
+    if sort == "price_asc":
+        order.append(ranked.c.c2.asc())  # c2: Product.price in _columns()
+    elif sort == "price_desc":
+        order.append(ranked.c.c2.desc())
+    return (
+        select(*(ranked.c[f"c{n}"] for n in range(len(_columns()))))
+        .order_by(*order, ranked.c.score.desc(), ranked.c.pk)
+        .limit(limit)
+    )
+
+
+def _found(row: Any) -> FoundProduct:
+    return FoundProduct(
+        id=row[0],
+        title=row[1],
+        price=row[2],
+        currency=row[3],
+        url=row[4],
+        image_url=row[5],
+        availability=row[6],
+        brand=row[7],
+        category=row[8],
+        snippet=row[9],
+    )

@@ -1,0 +1,365 @@
+"""Budgets of the chat and the widget (issue 4), as `invoke bench` rows.
+
+These budgets are absolute (a size, a time), not ratios, so each row reports
+`budget / measured` as its ratio with a target of 1.0: at or above 1 the budget holds, and the
+ratio says by how much. Retrieval quality is reported as hit@3 against a perfect 1.0 with a
+target of 0.9.
+
+- widget_bundle_size: loader + bundle gzipped ≤ 12 KB.
+- widget_ready_time: from the loader's start to the widget ready (config loaded, launcher
+  shown), median of 10 cold page loads in headless Chromium on loopback, < 150 ms.
+- chat_round_trip: POST a message and get the reply (extractive), p95 over 200 questions on a
+  100,000-product PostgreSQL catalog, < 50 ms. Needs DATABASE_URL=postgresql://...
+- retrieval_hit_at_3: the labelled questions of widget/demo/questions.json over the demo
+  catalog (222 products).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ops import widget
+from ops.bench import BenchConfig, BenchRow
+from ops.processes import free_port, uvicorn_process
+
+READY_BUDGET_MS = 150.0
+ROUND_TRIP_BUDGET_MS = 50.0
+HIT_TARGET = 0.9
+CATALOG_SIZE = 100_000
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+# --- retrieval quality ----------------------------------------------------------------------
+
+
+async def hit_rate(
+    sessions: Any, merchant_id: str, questions: list[dict[str, Any]], *, k: int = 3
+) -> tuple[float, list[str]]:
+    """hit@k: the share of questions with a relevant product among the first k retrieved;
+    and the questions that missed."""
+    from sqlalchemy import select
+
+    from app.db.models import Product
+    from app.services.chat.hints import parse_hints
+    from app.services.chat.retrieval import retrieve
+    from app.services.chat.vocabulary import load_vocabulary
+
+    misses = []
+    async with sessions() as session:
+        vocabulary = await load_vocabulary(session, merchant_id)
+        external = dict(
+            (
+                await session.execute(
+                    select(Product.id, Product.external_id).where(
+                        Product.merchant_id == merchant_id
+                    )
+                )
+            ).all()
+        )
+        for item in questions:
+            found = await retrieve(session, merchant_id, parse_hints(item["question"], vocabulary))
+            top = {external[product.id] for product in found.products[:k]}
+            if not top & set(item["relevant"]):
+                misses.append(item["question"])
+    return 1 - len(misses) / len(questions), misses
+
+
+def retrieval_hit_at_3(config: BenchConfig) -> BenchRow:
+    """hit@3 of the labelled questions over the demo catalog (SQLite, the local default)."""
+    questions = widget.labelled_questions()
+    with _sqlite_database() as database_url:
+
+        async def measure() -> tuple[float, list[str]]:
+            engine, sessions = _engine(database_url)
+            try:
+                merchant_id = (await _merchant(sessions, domains=[]))[0]
+                await widget.seed_catalog(
+                    sessions, merchant_id, widget.demo_catalog(), "https://shop.example.com"
+                )
+                return await hit_rate(sessions, merchant_id, questions)
+            finally:
+                await engine.dispose()
+
+        rate, _ = asyncio.run(measure())
+    return BenchRow(
+        name=f"Retrieval hit@3, {len(questions)} labelled questions, "
+        f"{len(widget.demo_catalog())} products",
+        baseline="perfect",
+        baseline_value=1.0,
+        subject_value=rate,
+        unit="hit@3",
+        target=HIT_TARGET,
+    )
+
+
+# --- the widget -----------------------------------------------------------------------------
+
+
+def widget_bundle_size(config: BenchConfig) -> BenchRow:
+    manifest = widget.ensure_built()
+    shipped = widget.shipped_gzip_bytes(manifest)
+    return BenchRow(
+        name=f"Widget loader + bundle {manifest['version']}, gzipped (budget / measured)",
+        baseline="measured",
+        baseline_value=shipped / 1024,
+        subject_value=widget.BUDGET_GZIP_BYTES / 1024,
+        unit="KB",
+        target=1.0,
+    )
+
+
+def widget_ready_time(config: BenchConfig, *, loads: int = 10) -> BenchRow:
+    """Cold page loads (a fresh browser context each: nothing cached) of the demo shop."""
+    from playwright.sync_api import sync_playwright
+
+    widget.ensure_built()
+    with _sqlite_database() as database_url:
+        env = _app_env(database_url, redis_url="")
+        port = free_port()
+        shop_url = f"http://localhost:{port}"
+        key = asyncio.run(_seeded_merchant(database_url, shop_url))
+        with uvicorn_process("app.main:app", env, ready_path="/healthz") as api:
+            snippet = widget.render_snippet(
+                loader_url=f"{api}/widget/loader.js", api_base_url=api, publishable_key=key
+            )
+            shop = widget.DemoShop(snippet=snippet, products=widget.demo_catalog())
+            with widget.serve_demo_shop(shop, port=port), sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    _ready_ms(browser, shop_url)  # warm-up: server caches, not the browser's
+                    samples = [_ready_ms(browser, shop_url) for _ in range(loads)]
+                finally:
+                    browser.close()
+    measured = statistics.median(samples)
+    return BenchRow(
+        name=f"Widget ready after the loader starts, median of {loads} cold loads in "
+        "headless Chromium (budget / measured)",
+        baseline="measured",
+        baseline_value=measured,
+        subject_value=READY_BUDGET_MS,
+        unit="ms",
+        target=1.0,
+    )
+
+
+def _ready_ms(browser: Any, url: str) -> float:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url + "/")
+        page.wait_for_function(
+            "() => performance.getEntriesByName('rag-assistant:ready').length > 0", timeout=10_000
+        )
+        return float(
+            page.evaluate(
+                "() => performance.getEntriesByName('rag-assistant:ready')[0].startTime"
+                " - performance.getEntriesByName('rag-assistant:loader-start')[0].startTime"
+            )
+        )
+    finally:
+        context.close()
+
+
+# --- the chat round trip on a large catalog -------------------------------------------------
+
+
+def chat_round_trip(config: BenchConfig, *, messages: int = 200) -> BenchRow:
+    base_url = os.environ.get("DATABASE_URL", "")
+    if not base_url.startswith(("postgres://", "postgresql")):
+        raise RuntimeError("chat_round_trip needs DATABASE_URL=postgresql://user@host/db")
+    questions = [item["question"] for item in widget.labelled_questions()]
+    with _postgres_database(base_url) as database_url:
+        key = asyncio.run(_large_catalog(database_url, CATALOG_SIZE))
+        env = _app_env(database_url, redis_url=os.environ.get("REDIS_URL", ""))
+        with uvicorn_process("app.main:app", env, ready_path="/healthz") as api:
+            samples = _round_trips(api, key, questions, messages)
+    p95 = statistics.quantiles(samples, n=20)[-1]
+    return BenchRow(
+        name=f"Chat message round trip p95, {CATALOG_SIZE:,} products on PostgreSQL, "
+        f"extractive, {messages} questions (budget / measured)",
+        baseline="measured",
+        baseline_value=p95,
+        subject_value=ROUND_TRIP_BUDGET_MS,
+        unit="ms",
+        target=1.0,
+    )
+
+
+def _round_trips(api: str, key: str, questions: list[str], count: int) -> list[float]:
+    headers = {"Authorization": f"Bearer {key}"}
+    samples: list[float] = []
+    with httpx.Client(base_url=api, headers=headers, timeout=30) as client:
+        session_id = ""
+        for n in range(count + 20):  # the first 20 warm the caches and are not counted
+            if n % 90 == 0:  # a session holds 200 messages: 100 questions and replies
+                session_id = client.post("/api/chat/sessions", json={}).json()["data"]["id"]
+            started = time.perf_counter()
+            response = client.post(
+                f"/api/chat/sessions/{session_id}/messages",
+                json={"content": questions[n % len(questions)]},
+            )
+            elapsed = (time.perf_counter() - started) * 1000
+            response.raise_for_status()
+            if n >= 20:
+                samples.append(elapsed)
+    return samples
+
+
+_COLORS = ("Black", "Navy", "Olive", "Red", "Grey", "Blue", "Green", "Sand", "White", "Orange")
+_EDITIONS = ("2024", "2025", "Pro", "Lite", "Classic", "Sport", "Trail", "Travel", "Eco", "Plus")
+
+
+def _variants(size: int) -> Iterator[dict[str, Any]]:
+    """`size` products derived from the demo catalog: colours, editions, prices, stock."""
+    rng = random.Random(42)  # noqa: S311 - test data, not security
+    base = widget.demo_catalog()
+    for n in range(size):
+        item = base[n % len(base)]
+        color, edition = _COLORS[(n // len(base)) % 10], _EDITIONS[(n // 2220) % 10]
+        price = (Decimal(item["price"]) * Decimal(rng.uniform(0.7, 1.4))).quantize(Decimal("0.01"))
+        yield {
+            **item,
+            "id": f"{item['id']}-{n}",
+            "title": f"{item['title']} {edition} - {color}",
+            "price": str(price),
+            "availability": rng.choice(("in_stock",) * 7 + ("out_of_stock", "backorder")),
+            "description": f"{item['description']} Color: {color}. Edition: {edition}.",
+        }
+
+
+async def _large_catalog(database_url: str, size: int) -> str:
+    """A merchant with `size` products, written with COPY; returns its publishable key."""
+    from app.db.models import Product, utcnow
+
+    engine, sessions = _engine(database_url)
+    try:
+        merchant_id, key = await _merchant(sessions, domains=[])
+        columns = [
+            "id", "merchant_id", "external_id", "title", "description", "brand", "category",
+            "price", "currency", "availability", "url", "image_url", "data", "content_hash",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        now = utcnow()
+        rows = widget.product_rows(merchant_id, list(_variants(size)), "https://shop.example.com")
+        records = [
+            tuple(
+                {**row, "created_at": now, "updated_at": now, "data": "{}"}[name]
+                for name in columns
+            )
+            for row in rows
+        ]
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            await raw.copy_records_to_table(Product.__tablename__, records=records, columns=columns)
+            await raw.execute("ANALYZE products")
+        return key
+    finally:
+        await engine.dispose()
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def _engine(database_url: str) -> tuple[Any, Any]:
+    from app.db.engine import create_engine, session_factory
+    from app.settings import normalize_database_url
+
+    engine = create_engine(normalize_database_url(database_url), pool_size=2)
+    return engine, session_factory(engine)
+
+
+async def _merchant(sessions: Any, *, domains: list[str]) -> tuple[str, str]:
+    from app.services.merchants import create_merchant
+
+    async with sessions() as session:
+        made = await create_merchant(session, name=f"bench {uuid.uuid4().hex[:6]}", domains=domains)
+    return made.merchant.id, made.publishable_key.plaintext
+
+
+async def _seeded_merchant(database_url: str, shop_url: str) -> str:
+    engine, sessions = _engine(database_url)
+    try:
+        merchant_id, key = await _merchant(sessions, domains=["localhost"])
+        await widget.seed_catalog(sessions, merchant_id, widget.demo_catalog(), shop_url)
+        return key
+    finally:
+        await engine.dispose()
+
+
+def _app_env(database_url: str, *, redis_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "LOG_LEVEL": "WARNING",
+        "ANSWER_PROVIDER": "extractive",
+        # Measure the chat, not the limiter saying no.
+        "RATE_LIMIT_PUBLISHABLE": "1000000/60",
+        "RATE_LIMIT_SECRET": "1000000/60",
+    }
+
+
+@contextmanager
+def _sqlite_database() -> Iterator[str]:
+    from app.db.migrate import upgrade
+    from app.settings import normalize_database_url
+
+    with tempfile.TemporaryDirectory(prefix="ragassist-bench-") as directory:
+        url = f"sqlite:///{Path(directory) / 'bench.db'}"
+        upgrade(normalize_database_url(url))
+        yield url
+
+
+@contextmanager
+def _postgres_database(base_url: str) -> Iterator[str]:
+    """A throwaway database on DATABASE_URL's server, dropped afterwards."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from app.db.migrate import upgrade
+    from app.settings import normalize_database_url
+
+    url = make_url(normalize_database_url(base_url))
+    name = f"ragassist_bench_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(
+            host=url.host, port=url.port or 5432, user=url.username,
+            password=url.password, database=url.database,
+        )  # fmt: skip
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        database_url = url.set(database=name).render_as_string(hide_password=False)
+        upgrade(normalize_database_url(database_url))
+        yield database_url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+CHAT_BENCHMARKS = [widget_bundle_size, widget_ready_time, chat_round_trip, retrieval_hit_at_3]

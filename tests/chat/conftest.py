@@ -1,0 +1,73 @@
+"""Helpers for the chat tests: merchants with the demo catalog, sessions, questions."""
+
+import json
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from ops import widget
+from tests.conftest import MerchantKeys, new_merchant
+
+SHOP = "https://shop.example.com"
+
+
+def with_catalog(client: TestClient, *, domains: list[str] | None = None) -> MerchantKeys:
+    """A merchant whose catalog is the demo shop's 222 products (widget/demo/catalog.json)."""
+    keys = new_merchant(client, domains=domains or ["shop.example.com"])
+    sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
+
+    async def seed() -> int:
+        return await widget.seed_catalog(sessions, keys.id, widget.demo_catalog(), SHOP)
+
+    assert client.portal.call(seed) >= 200  # type: ignore[union-attr]
+    return keys
+
+
+@pytest.fixture
+def shop(client: TestClient) -> MerchantKeys:
+    return with_catalog(client)
+
+
+def widget_headers(keys: MerchantKeys, origin: str = SHOP) -> dict[str, str]:
+    return {**keys.widget_auth, "Origin": origin}
+
+
+def start_session(client: TestClient, keys: MerchantKeys, **body: Any) -> dict[str, Any]:
+    response = client.post("/api/chat/sessions", headers=widget_headers(keys), json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def ask(client: TestClient, keys: MerchantKeys, session_id: str, content: str) -> dict[str, Any]:
+    response = client.post(
+        f"/api/chat/sessions/{session_id}/messages",
+        headers=widget_headers(keys),
+        json={"content": content},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def ask_streaming(
+    client: TestClient, keys: MerchantKeys, session_id: str, content: str
+) -> list[tuple[str, Any]]:
+    """The server-sent events of a streamed reply, in order, as (event, data)."""
+    events: list[tuple[str, Any]] = []
+    with client.stream(
+        "POST",
+        f"/api/chat/sessions/{session_id}/messages",
+        headers={**widget_headers(keys), "Accept": "text/event-stream"},
+        json={"content": content},
+    ) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        buffer = ""
+        for chunk in response.iter_text():
+            buffer += chunk
+            while "\n\n" in buffer:
+                frame, buffer = buffer.split("\n\n", 1)
+                fields = dict(line.split(": ", 1) for line in frame.splitlines())
+                events.append((fields["event"], json.loads(fields["data"])))
+    return events

@@ -1,0 +1,34 @@
+"""Retrieval quality: labelled shopper questions over a catalog we wrote, scored hit@3 (the
+same figure `invoke bench` prints), on each backend's full-text index."""
+
+from starlette.testclient import TestClient
+
+from ops import widget
+from ops.bench_chat import HIT_TARGET, hit_rate
+from tests.chat.conftest import with_catalog
+
+
+def test_the_labelled_set_is_big_enough_to_mean_something() -> None:
+    catalog = widget.demo_catalog()
+    questions = widget.labelled_questions()
+    assert len(catalog) >= 200
+    assert len(questions) >= 30
+    ids = {product["id"] for product in catalog}
+    assert len(ids) == len(catalog)
+    for item in questions:
+        assert item["relevant"], item["question"]
+        assert set(item["relevant"]) <= ids, item["question"]
+        # A question answered by most of the catalog would test nothing.
+        assert len(item["relevant"]) <= 20, item["question"]
+
+
+def test_hit_at_3_holds_at_or_above_the_target(client: TestClient) -> None:
+    keys = with_catalog(client)
+    sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
+
+    async def score() -> tuple[float, list[str]]:
+        return await hit_rate(sessions, keys.id, widget.labelled_questions(), k=3)
+
+    rate, misses = client.portal.call(score)  # type: ignore[union-attr]
+    print(f"hit@3 = {rate:.3f}; missed: {misses}")
+    assert rate >= HIT_TARGET, misses
