@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount
 
 from app.http.cors import CorsMiddleware
 from app.http.docs import docs_routes
@@ -21,6 +22,7 @@ from app.jobs import JOBS
 from app.logs import configure_logging
 from app.platform import Platform
 from app.routes import ROUTES
+from app.routes.widget import widget_files
 from app.settings import Settings, SettingsError, load_settings
 from app.worker import Worker
 
@@ -73,6 +75,8 @@ def create_app(
         routes=[
             *build_routes(endpoints),
             *docs_routes(endpoints, version=app_version(), server=settings.public_base_url),
+            # widget/dist/ with the CDN's cache headers, for local use (DESIGN §11).
+            Mount("/widget", app=widget_files(), name="widget"),
         ],
         middleware=[
             Middleware(ObservabilityMiddleware),

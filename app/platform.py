@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -41,6 +42,13 @@ class Platform:
         self._engine = create_engine(self.settings.database_url)
         self._sessions = session_factory(self._engine)
         self._keys = KeyResolver(self._sessions, ttl=self.settings.cache_ttl_seconds)
+        # Imported here: the catalog's jobs take a Platform, so a top-level import would cycle.
+        from app.services.catalog.runs import recover_interrupted_runs
+
+        # Runs of a process that died changed nothing; say so before anyone starts a new one.
+        await recover_interrupted_runs(
+            self._sessions, stale_after=timedelta(seconds=self.settings.sync_run_stale_seconds)
+        )
         if self.settings.redis_url:
             # Short timeouts: when Redis is down the limiter fails open, and it must do so fast.
             self._redis = Redis.from_url(

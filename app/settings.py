@@ -108,7 +108,8 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024, validation_alias="MAX_UPLOAD_BYTES")
     max_feed_bytes: int = Field(2 * 1024**3, ge=1024, validation_alias="MAX_FEED_BYTES")
-    worker_poll_seconds: float = Field(1.0, gt=0, le=60, validation_alias="WORKER_POLL_SECONDS")
+    # An idle worker's sleep; it bounds how long a new webhook event waits before its first send.
+    worker_poll_seconds: float = Field(0.5, gt=0, le=60, validation_alias="WORKER_POLL_SECONDS")
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
 
     @field_validator("database_url")
@@ -170,6 +171,125 @@ class Settings(BaseSettings):
 
     def __repr__(self) -> str:
         return f"Settings(environment={self.environment!r}, database={_mask(self.database_url)})"
+
+    # Outgoing webhooks (DESIGN §10). Seconds before each retry, jitter ±20% applied on top;
+    # tests compress it (fractions allowed), an empty value means no automatic retries.
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        (5, 300, 1800, 7200, 18000, 36000, 36000), validation_alias="WEBHOOK_RETRY_SCHEDULE"
+    )
+    webhook_timeout_seconds: float = Field(
+        15.0, gt=0, le=60, validation_alias="WEBHOOK_TIMEOUT_SECONDS"
+    )
+    # How long a worker owns an attempt it claimed: a worker killed mid-send loses its claims
+    # after this and another worker sends them again, with the same webhook-id.
+    webhook_lease_seconds: float = Field(60.0, gt=0, validation_alias="WEBHOOK_LEASE_SECONDS")
+    webhook_disable_after_seconds: float = Field(
+        432_000, gt=0, validation_alias="WEBHOOK_DISABLE_AFTER_SECONDS"
+    )
+    webhook_retention_days: int = Field(30, ge=1, validation_alias="WEBHOOK_RETENTION_DAYS")
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _webhook_retry_schedule(cls, value: Any) -> tuple[float, ...]:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        try:
+            delays = tuple(float(item) for item in value)
+        except (TypeError, ValueError):
+            raise ValueError("expected comma-separated seconds, e.g. 5,300,1800") from None
+        if len(delays) > 20 or any(not 0 < delay <= 7 * 86_400 for delay in delays):
+            raise ValueError("expected at most 20 delays, each > 0 and at most 604800 seconds")
+        return delays
+
+    @field_validator("webhook_lease_seconds")
+    @classmethod
+    def _webhook_lease_seconds(cls, value: float, info: Any) -> float:  # pydantic ValidationInfo
+        # The lease must outlast the longest send plus one idle worker poll, or a live worker's
+        # attempt could be taken over and sent twice at once.
+        floor = info.data.get("webhook_timeout_seconds", 15.0) + info.data.get(
+            "worker_poll_seconds", 1.0
+        )
+        if value <= floor:
+            raise ValueError(
+                f"must exceed WEBHOOK_TIMEOUT_SECONDS + WORKER_POLL_SECONDS ({floor:g} s)"
+            )
+        return value
+
+    # Product catalog sync (DESIGN §8). A running import proves it is alive every few seconds;
+    # one silent for this long is taken for dead (crashed process) and marked interrupted.
+    sync_run_stale_seconds: float = Field(
+        300.0, ge=1, le=86_400, validation_alias="SYNC_RUN_STALE_SECONDS"
+    )
+    feed_connect_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, validation_alias="FEED_CONNECT_TIMEOUT_SECONDS"
+    )
+    # Longest silence while a feed downloads, and the longest a whole download may take.
+    feed_read_timeout_seconds: float = Field(
+        60.0, gt=0, le=600, validation_alias="FEED_READ_TIMEOUT_SECONDS"
+    )
+    feed_total_timeout_seconds: float = Field(
+        3600.0, gt=0, le=86_400, validation_alias="FEED_TOTAL_TIMEOUT_SECONDS"
+    )
+
+    # Chat answers (DESIGN §9). `extractive` needs no network; `openai` calls any
+    # OpenAI-compatible chat-completions API and falls back to `extractive` when it fails or
+    # takes longer than LLM_TIMEOUT_SECONDS. Declared before the LLM_* fields: their validators
+    # read it.
+    answer_provider: str = Field("extractive", validation_alias="ANSWER_PROVIDER")
+    llm_base_url: str | None = Field(None, validation_alias="LLM_BASE_URL", validate_default=True)
+    llm_api_key: str | None = Field(None, validation_alias="LLM_API_KEY", repr=False)
+    llm_model: str | None = Field(None, validation_alias="LLM_MODEL", validate_default=True)
+    llm_timeout_seconds: float = Field(8.0, gt=0, le=120, validation_alias="LLM_TIMEOUT_SECONDS")
+    # The directory the widget loader is served from (the CDN in AWS); locally the app serves
+    # widget/dist/ at /widget/, which is the default.
+    widget_base_url: str | None = Field(None, validation_alias="WIDGET_BASE_URL")
+
+    @field_validator("answer_provider")
+    @classmethod
+    def _answer_provider(cls, value: str) -> str:
+        provider = value.strip().lower()
+        if provider not in {"extractive", "openai"}:
+            raise ValueError("expected `extractive` (default, offline) or `openai`")
+        return provider
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_base_url(cls, value: str | None, info: Any) -> str | None:
+        if value is None or not value.strip():
+            if info.data.get("answer_provider") == "openai":
+                raise ValueError(
+                    "required when ANSWER_PROVIDER=openai, e.g. https://api.openai.com/v1"
+                )
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("expected the API's base URL, e.g. https://api.openai.com/v1")
+        return value.strip().rstrip("/")
+
+    @field_validator("llm_model")
+    @classmethod
+    def _llm_model(cls, value: str | None, info: Any) -> str | None:
+        if value is None or not value.strip():
+            if info.data.get("answer_provider") == "openai":
+                raise ValueError("required when ANSWER_PROVIDER=openai, e.g. gpt-4o-mini")
+            return None
+        return value.strip()
+
+    @field_validator("widget_base_url")
+    @classmethod
+    def _widget_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+            raise ValueError("expected the loader's directory, e.g. https://cdn.example.com/")
+        return value.strip().rstrip("/") + "/"
+
+    @property
+    def widget_loader_url(self) -> str:
+        """What merchants put in the snippet's `<script src>`."""
+        base = self.widget_base_url or f"{self.public_base_url}/widget/"
+        return f"{base}loader.js"
 
 
 def _mask(url: str) -> str:

@@ -2,7 +2,7 @@
 
 Machines here are noisy, so no row compares against a fixed number of requests per second:
 each runs its subject and a baseline under the same server settings, interleaved, and reports
-subject/baseline. Add a benchmark by appending a function to `BENCHMARKS`.
+subject/baseline. Add a benchmark by adding its function to `benchmarks()`.
 """
 
 import asyncio
@@ -127,7 +127,14 @@ def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-BENCHMARKS: list[Callable[[BenchConfig], BenchRow]] = [api_middleware_overhead]
+def benchmarks() -> list[Callable[[BenchConfig], BenchRow]]:
+    """Every benchmark, in table order. Imported here, not at the top: their modules import
+    BenchConfig and BenchRow from this one."""
+    from ops.bench_catalog import catalog_import
+    from ops.bench_chat import CHAT_BENCHMARKS
+    from ops.bench_webhooks import webhook_delivery_rate
+
+    return [api_middleware_overhead, webhook_delivery_rate, catalog_import, *CHAT_BENCHMARKS]
 
 
 @task(
@@ -136,10 +143,16 @@ BENCHMARKS: list[Callable[[BenchConfig], BenchRow]] = [api_middleware_overhead]
         "connections": "concurrent connections (default 32)",
         "rounds": "interleaved rounds per side; the median counts (default 3)",
         "json_out": "also write the rows as JSON to this file",
+        "only": "comma-separated benchmark names to run (default all), e.g. chat_round_trip",
     }
 )
 def bench(
-    c: Context, duration: int = 5, connections: int = 32, rounds: int = 3, json_out: str = ""
+    c: Context,
+    duration: int = 5,
+    connections: int = 32,
+    rounds: int = 3,
+    json_out: str = "",
+    only: str = "",
 ) -> None:
     """Run the benchmarks and print subject/baseline ratios against their targets."""
     from rich.console import Console
@@ -149,8 +162,16 @@ def bench(
         sys.exit("invoke bench needs wrk: apt-get install -y wrk")
     config = BenchConfig(duration=duration, connections=connections, rounds=rounds)
     console = Console()
+    selected = benchmarks()
+    if only:
+        wanted = {name.strip() for name in only.split(",") if name.strip()}
+        unknown = wanted - {benchmark.__name__ for benchmark in selected}
+        if unknown:
+            names = ", ".join(benchmark.__name__ for benchmark in selected)
+            sys.exit(f"unknown benchmark {', '.join(sorted(unknown))}: expected some of {names}")
+        selected = [benchmark for benchmark in selected if benchmark.__name__ in wanted]
     rows = []
-    for benchmark in BENCHMARKS:
+    for benchmark in selected:
         with console.status(f"{benchmark.__name__}…"):
             rows.append(benchmark(config))
     table = Table(title="invoke bench (ratios against a baseline in the same run)")

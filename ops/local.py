@@ -71,9 +71,10 @@ async def _ensure_demo_merchant(settings: Settings, saved: DemoMerchant | None) 
     help={
         "host": "interface to bind (default 127.0.0.1)",
         "port": "API port (default 8000)",
+        "shop_port": "demo shop port, a second origin embedding the widget (default 8001; 0: off)",
     }
 )
-def up(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
+def up(c: Context, host: str = "127.0.0.1", port: int = 8000, shop_port: int = 8001) -> None:
     """Run the platform locally on SQLite: migrate, seed a demo merchant, serve until Ctrl-C."""
     import uvicorn
     from rich.console import Console
@@ -81,6 +82,7 @@ def up(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
     from app.db.migrate import upgrade
     from app.logs import configure_logging
     from app.main import create_app
+    from ops.widget import demo_shop
 
     console = Console(stderr=True)
     settings = load_settings(
@@ -90,20 +92,28 @@ def up(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
         upgrade(settings.database_url)
     demo = seed_demo_merchant(settings)
     base = settings.public_base_url
-    console.print(
-        f"\n[bold]RAG Assistant is running[/bold] (database: {settings.database_url})\n"
-        f"  API            {base}/api\n"
-        f"  API docs       {base}/api/docs\n"
-        f"  Health         {base}/healthz   Metrics {base}/metrics\n\n"
-        f"  Demo merchant  {demo.merchant_id}\n"
-        f"  Secret key     {demo.secret_key}\n"
-        f"  Publishable    {demo.publishable_key}\n\n"
-        f"  Try: curl -H 'Authorization: Bearer {demo.secret_key}' {base}/api/keys\n"
-        "  Press Ctrl-C to stop.\n"
-    )
-    configure_logging(settings.log_level)
-    app = create_app(settings, run_worker=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    with demo_shop(
+        settings, demo.merchant_id, demo.publishable_key, host=host, port=shop_port
+    ) as shop_url:
+        shop_line = (
+            f"  Demo shop      {shop_url}  (its own origin, with the widget)\n" if shop_url else ""
+        )
+        console.print(
+            f"\n[bold]RAG Assistant is running[/bold] (database: {settings.database_url})\n"
+            f"  API            {base}/api\n"
+            f"  API docs       {base}/api/docs\n"
+            f"  Health         {base}/healthz   Metrics {base}/metrics\n"
+            f"  Widget         {settings.widget_loader_url}\n"
+            f"{shop_line}\n"
+            f"  Demo merchant  {demo.merchant_id}\n"
+            f"  Secret key     {demo.secret_key}\n"
+            f"  Publishable    {demo.publishable_key}\n\n"
+            f"  Try: curl -H 'Authorization: Bearer {demo.secret_key}' {base}/api/keys\n"
+            "  Press Ctrl-C to stop.\n"
+        )
+        configure_logging(settings.log_level)
+        app = create_app(settings, run_worker=True)
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @task(

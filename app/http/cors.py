@@ -122,6 +122,12 @@ def _rejection(audience: str, origin: str) -> Response:
         ApiError(ErrorCode.ORIGIN_NOT_ALLOWED, f"Origin {origin[:200]} is not allowed; {hint}.")
     )
     response.headers["Vary"] = "Origin"
+    if audience == "widget":
+        # The widget must be able to read this refusal to tell the shop owner what to fix;
+        # without these headers the browser hides it behind an opaque network error. The
+        # body holds no data, only the error, so nothing leaks to the foreign origin.
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
     return response
 
 

@@ -1,6 +1,16 @@
 """The route table: every API route of the app, each declaring its permission in one place."""
 
 from app.http.routing import Endpoint
-from app.routes import keys, merchants, ops, widget
+from app.routes import analytics, chat, keys, merchants, ops, products, sync, webhooks, widget
 
-ROUTES: list[Endpoint] = [*ops.ROUTES, *keys.ROUTES, *merchants.ROUTES, *widget.ROUTES]
+ROUTES: list[Endpoint] = [
+    *ops.ROUTES,
+    *keys.ROUTES,
+    *merchants.ROUTES,
+    *widget.ROUTES,
+    *webhooks.ROUTES,
+    *sync.ROUTES,
+    *products.ROUTES,
+    *chat.ROUTES,
+    *analytics.ROUTES,
+]

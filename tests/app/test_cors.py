@@ -82,7 +82,14 @@ def test_widget_request_from_a_foreign_origin_is_refused_and_counted(client: Tes
     body = response.json()
     assert body["error"]["code"] == "origin_not_allowed"
     assert "evil.example.org" in body["error"]["message"]
-    assert "access-control-allow-origin" not in response.headers
+    # Readable by the widget on that page (so it can explain), but carrying no data.
+    assert response.headers["access-control-allow-origin"] == "https://evil.example.org"
+    exposed = {
+        h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
+    }
+    assert exposed == EXPOSED
+    assert set(body) == {"success", "error", "timestamp", "requestId"}
+    assert "access-control-allow-credentials" not in response.headers
     assert "Origin" in response.headers["vary"]
     assert _rejections("widget") == before + 1
     # Lookalike hosts are foreign too.
