@@ -3,12 +3,26 @@
 from invoke import Collection
 
 from alerts import tasks as alerts_tasks
-from ops import bench, cdn, db, deploy, flags, images, infra, local, releases, rollback
+from ops import (
+    bench,
+    cdn,
+    db,
+    deploy,
+    flags,
+    images,
+    infra,
+    loadtest,
+    local,
+    releases,
+    rollback,
+    widget,
+)
 
 ns = Collection()
 ns.add_task(local.up)
 ns.add_task(local.test)
 ns.add_task(bench.bench)
+ns.add_task(loadtest.loadtest)
 ns.add_collection(alerts_tasks.ns, "alerts")
 ns.add_collection(infra.ns, "infra")
 ns.add_task(deploy.deploy)
@@ -18,3 +32,4 @@ ns.add_collection(flags.ns, "flags")
 ns.add_collection(cdn.ns, "cdn")
 ns.add_collection(db.ns, "db")
 ns.add_collection(images.ns, "image")
+ns.add_collection(widget.ns, "widget")
