@@ -41,7 +41,10 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
     message = {
         ErrorCode.NOT_FOUND: f"No route {request.url.path}; see /api/docs for the API.",
-        ErrorCode.METHOD_NOT_ALLOWED: f"{request.method} is not allowed on {request.url.path}.",
+        ErrorCode.METHOD_NOT_ALLOWED: (
+            f"{request.method} is not allowed on {request.url.path}; "
+            f"use {(exc.headers or {}).get('Allow', 'another method')}."
+        ),
     }.get(code, str(exc.detail))
     return error_response(ApiError(code, message, status=exc.status_code, headers=exc.headers))
 
