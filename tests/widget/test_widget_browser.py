@@ -1,6 +1,7 @@
 """The widget in Chromium, embedded with the snippet copied from widget/README.md on a merchant
 page of one origin, talking to the API on another (issue 4, tests; DESIGN §11)."""
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from ops import widget
-from ops.processes import free_port
+from ops.processes import free_port, uvicorn_process
 from tests.widget.conftest import Api, PageWatch, ShopFactory
 
 pytestmark = pytest.mark.browser
@@ -218,3 +219,44 @@ def test_a_tampered_bundle_is_refused_and_reported(
     ).json()["data"]
     assert summary["widget"]["failures"] == 1
     assert summary["widget"]["loads"] == 0
+
+
+def test_rate_limited_shopper_is_told_how_long_to_wait(
+    api: Api, backend: Any, page: tuple[Any, PageWatch]
+) -> None:
+    # A second API on the same database whose publishable budget runs out within a few calls;
+    # the next wait (15 min) is longer than the widget waits by itself, so it must say so.
+    browser_page, _ = page
+    env = {
+        **os.environ,
+        "DATABASE_URL": backend.database_url,
+        "REDIS_URL": backend.redis_url,
+        "RATE_LIMIT_PUBLISHABLE": "4/3600",
+        "LOG_LEVEL": "WARNING",
+    }
+    with uvicorn_process("app.main:app", env, ready_path="/healthz") as limited_url:
+        limited = Api(url=limited_url, database_url=api.database_url)
+        keys, port = _merchant_and_port(limited, ["localhost"])
+        snippet = widget.render_snippet(
+            loader_url=f"{limited.url}/widget/loader.js",
+            api_base_url=limited.url,
+            publishable_key=keys.publishable,
+        )
+        shop = widget.DemoShop(snippet=snippet, products=widget.demo_catalog(), files=None)
+        with widget.serve_demo_shop(shop, port=port) as shop_url:
+            browser_page.goto(shop_url + "/")
+            browser_page.locator(LAUNCHER).click()
+            textbox = browser_page.get_by_role("textbox", name="Your question")
+            notice = browser_page.locator(NOTICE)
+            for _ in range(6):  # the loader, the session and beacons share the budget
+                if notice.count() and notice.is_visible():
+                    break
+                textbox.fill("hiking boots")
+                textbox.press("Enter")
+                time.sleep(0.5)
+            notice.wait_for(timeout=5_000)
+            text = notice.inner_text()
+    assert "sending messages quickly" in text
+    assert "wait" in text and " s" in text
+    wait = int("".join(ch for ch in text.split("wait")[1] if ch.isdigit()))
+    assert 600 <= wait <= 900  # Retry-After of a 4-per-hour budget, not a made-up number
