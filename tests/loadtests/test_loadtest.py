@@ -109,5 +109,9 @@ def test_invoke_loadtest_runs_the_journeys_and_passes_the_gate(tmp_path: Path) -
     assert "breached" not in result.stdout
     stats = read_stats(next(tmp_path.glob("*_stats.csv")))
     names = {row["Name"] for row in stats}
-    assert {"widget config", "chat send message", "sync status", "admin keys"} <= names
+    # Every journey ran: shoppers chatted, and the integrator and the admin each did something
+    # (which of their tasks Locust picks in a ten-second run is up to chance).
+    assert {"widget config", "chat create session", "chat send message"} <= names
+    assert any(name.startswith("sync ") for name in names)
+    assert any(name.startswith("admin ") for name in names)
     assert next(tmp_path.glob("*.html")).stat().st_size > 10_000
