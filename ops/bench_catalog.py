@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -178,53 +177,6 @@ async def _merchant(database_url: str) -> str:
         await engine.dispose()
 
 
-def _fresh_database(url: str) -> tuple[str, str]:
-    """A throwaway database on the server of `url`, so the benchmark never touches real data."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    server = make_url(url)
-    name = f"ragassist_bench_{uuid.uuid4().hex[:10]}"
-
-    async def run() -> None:
-        connection = await asyncpg.connect(
-            host=server.host,
-            port=server.port or 5432,
-            user=server.username,
-            password=server.password,
-            database=server.database,
-        )
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
-    return server.set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_database(url: str, name: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    server = make_url(url)
-
-    async def run() -> None:
-        connection = await asyncpg.connect(
-            host=server.host,
-            port=server.port or 5432,
-            user=server.username,
-            password=server.password,
-            database=server.database,
-        )
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
-
-
 async def _copy_rate(database_url: str, merchant_id: str, path: Path, rows: int) -> float:
     """PostgreSQL's COPY of the same file into a table shaped like `products`, in rows/s."""
     import asyncpg
@@ -271,6 +223,7 @@ def catalog_import(config: BenchConfig) -> BenchRow:
     from app.db.migrate import upgrade
     from app.settings import normalize_database_url
     from ops.bench import BenchRow
+    from ops.databases import migrated_database
 
     server = os.environ.get("DATABASE_URL", "")
     if not server.startswith(("postgres://", "postgresql")):
@@ -278,15 +231,11 @@ def catalog_import(config: BenchConfig) -> BenchRow:
     with tempfile.TemporaryDirectory(prefix="bench-catalog-") as folder:
         path = Path(folder) / "catalog.csv"
         generate(path, ROWS)
-        database_url, name = _fresh_database(normalize_database_url(server))
-        try:
-            upgrade(database_url)
+        with migrated_database(server, prefix="ragassist_bench") as database_url:
             merchant_id = asyncio.run(_merchant(database_url))
             first = _measure(database_url, merchant_id, path)
             again = _measure(database_url, merchant_id, path)
             copy_rate = asyncio.run(_copy_rate(database_url, merchant_id, path, ROWS))
-        finally:
-            _drop_database(normalize_database_url(server), name)
         sqlite_url = normalize_database_url(f"sqlite:///{Path(folder) / 'bench.db'}")
         upgrade(sqlite_url)
         sqlite = _measure(sqlite_url, asyncio.run(_merchant(sqlite_url)), path)

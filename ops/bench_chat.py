@@ -20,19 +20,17 @@ import asyncio
 import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ops import widget
 from ops.bench import BenchConfig, BenchRow
+from ops.databases import migrated_database
 from ops.processes import free_port, uvicorn_process
 
 READY_BUDGET_MS = 150.0
@@ -88,7 +86,7 @@ async def hit_rate(
 def retrieval_hit_at_3(config: BenchConfig) -> BenchRow:
     """hit@3 of the labelled questions over the demo catalog (SQLite, the local default)."""
     questions = widget.labelled_questions()
-    with _sqlite_database() as database_url:
+    with migrated_database("") as database_url:
 
         async def measure() -> tuple[float, list[str]]:
             engine, sessions = _engine(database_url)
@@ -134,7 +132,7 @@ def widget_ready_time(config: BenchConfig, *, loads: int = 10) -> BenchRow:
     from playwright.sync_api import sync_playwright
 
     widget.ensure_built()
-    with _sqlite_database() as database_url:
+    with migrated_database("") as database_url:
         env = _app_env(database_url, redis_url="")
         port = free_port()
         shop_url = f"http://localhost:{port}"
@@ -189,7 +187,7 @@ def chat_round_trip(config: BenchConfig, *, messages: int = 200) -> BenchRow:
     if not base_url.startswith(("postgres://", "postgresql")):
         raise RuntimeError("chat_round_trip needs DATABASE_URL=postgresql://user@host/db")
     questions = [item["question"] for item in widget.labelled_questions()]
-    with _postgres_database(base_url) as database_url:
+    with migrated_database(base_url, prefix="ragassist_bench") as database_url:
         key = asyncio.run(_large_catalog(database_url, CATALOG_SIZE))
         env = _app_env(database_url, redis_url=os.environ.get("REDIS_URL", ""))
         with uvicorn_process("app.main:app", env, ready_path="/healthz") as api:
@@ -318,48 +316,6 @@ def _app_env(database_url: str, *, redis_url: str) -> dict[str, str]:
         "RATE_LIMIT_PUBLISHABLE": "1000000/60",
         "RATE_LIMIT_SECRET": "1000000/60",
     }
-
-
-@contextmanager
-def _sqlite_database() -> Iterator[str]:
-    from app.db.migrate import upgrade
-    from app.settings import normalize_database_url
-
-    with tempfile.TemporaryDirectory(prefix="ragassist-bench-") as directory:
-        url = f"sqlite:///{Path(directory) / 'bench.db'}"
-        upgrade(normalize_database_url(url))
-        yield url
-
-
-@contextmanager
-def _postgres_database(base_url: str) -> Iterator[str]:
-    """A throwaway database on DATABASE_URL's server, dropped afterwards."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    from app.db.migrate import upgrade
-    from app.settings import normalize_database_url
-
-    url = make_url(normalize_database_url(base_url))
-    name = f"ragassist_bench_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(
-            host=url.host, port=url.port or 5432, user=url.username,
-            password=url.password, database=url.database,
-        )  # fmt: skip
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        database_url = url.set(database=name).render_as_string(hide_password=False)
-        upgrade(normalize_database_url(database_url))
-        yield database_url
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 CHAT_BENCHMARKS = [widget_bundle_size, widget_ready_time, chat_round_trip, retrieval_hit_at_3]

@@ -16,12 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ops.bench import BenchConfig, BenchRow
+from ops.databases import migrated_database
 from ops.processes import uvicorn_process
 
 LATENCY_TARGET_MS = 1000.0
@@ -105,7 +104,9 @@ receiver_app = Starlette(
 def webhook_delivery_rate(config: BenchConfig) -> BenchRow:
     """Deliveries/s of one worker vs plain httpx POSTs; event-to-delivery p50/p95."""
     events = EVENTS_PER_SECOND_OF_DURATION * config.duration
-    with _throwaway_database() as database_url:
+    with migrated_database(
+        os.environ.get("DATABASE_URL", ""), prefix="ragassist_bench"
+    ) as database_url:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -143,47 +144,6 @@ def _percentile(values: list[float], percent: int) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))
     return ordered[index] * 1000
-
-
-@contextmanager
-def _throwaway_database() -> Iterator[str]:
-    """A fresh database for the run: the benchmark writes thousands of events."""
-    from app.db.migrate import upgrade
-    from app.settings import normalize_database_url
-
-    configured = os.environ.get("DATABASE_URL", "")
-    if not configured.startswith(("postgres://", "postgresql")):
-        with tempfile.TemporaryDirectory() as directory:
-            url = f"sqlite:///{Path(directory) / 'bench-webhooks.db'}"
-            upgrade(normalize_database_url(url))
-            yield url
-        return
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    server = make_url(normalize_database_url(configured))
-    name = f"ragassist_bench_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(
-            host=server.host,
-            port=server.port or 5432,
-            user=server.username,
-            password=server.password,
-            database=server.database,
-        )
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
-        upgrade(normalize_database_url(url))
-        yield url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _setup(database_url: str, hook_url: str) -> str:

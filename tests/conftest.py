@@ -1,7 +1,6 @@
 """Shared fixtures: the app on SQLite and, when DATABASE_URL/REDIS_URL are set (as in CI), on
 a real PostgreSQL + Redis too. Every test that takes `client` runs once per backend."""
 
-import asyncio
 import os
 import uuid
 from collections.abc import Iterator
@@ -9,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
 from app.db.migrate import upgrade
 from app.main import create_app
 from app.services.merchants import create_merchant
 from app.settings import Settings, load_settings, normalize_database_url
+from ops.databases import migrated_database
 
 ADMIN_ORIGIN = "https://admin.example.com"
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("DATABASE_URL") else [])
@@ -28,30 +27,6 @@ class Backend:
     redis_url: str
 
 
-def _create_postgres_database(base_url: str) -> tuple[str, str]:
-    """A throwaway database on the server of DATABASE_URL, so tests never touch real data."""
-    import asyncpg
-
-    url = make_url(normalize_database_url(base_url))
-    name = f"ragassist_test_{uuid.uuid4().hex[:10]}"
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(
-            host=url.host,
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-        )
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -62,28 +37,8 @@ def backend(
         upgrade(normalize_database_url(backend.database_url))
         yield backend
         return
-    database_url, name = _create_postgres_database(os.environ["DATABASE_URL"])
-    backend = Backend("postgres", database_url, os.environ.get("REDIS_URL", ""))
-    upgrade(normalize_database_url(database_url))
-    yield backend
-    import asyncpg
-
-    url = make_url(normalize_database_url(os.environ["DATABASE_URL"]))
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(
-            host=url.host,
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-        )
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
+    with migrated_database(os.environ["DATABASE_URL"], prefix="ragassist_test") as url:
+        yield Backend("postgres", url, os.environ.get("REDIS_URL", ""))
 
 
 def make_settings(backend: Backend, **overrides: str) -> Settings:
