@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ApiModel(BaseModel):
@@ -35,3 +36,10 @@ class PageQuery(BaseModel):
 class Page(ApiModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
+
+
+def split_page(rows: list[R], limit: int) -> tuple[list[R], str | None]:
+    """Rows fetched with `limit + 1`: the page, and the `nextCursor` (the last row's id) when
+    the extra row proved there is more."""
+    page = rows[:limit]
+    return page, (page[-1].id if len(rows) > limit and page else None)  # type: ignore[attr-defined]

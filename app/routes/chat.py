@@ -13,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from app.db.models import ChatMessage, ChatSession
 from app.http.envelope import ok
 from app.http.errors import ApiError, ErrorCode
-from app.http.models import ApiInput, ApiModel, Page, PageQuery
+from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Audience, Call, Endpoint
 from app.logs import request_id_var
 from app.metrics import DEPRECATED_CALLS
@@ -187,12 +187,8 @@ async def list_chat_messages_handler(call: Call) -> MessagePage:
         rows = await service.list_messages(
             session, call.merchant_id, chat.id, limit=query.limit + 1, after=query.cursor
         )
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    return MessagePage(
-        items=[ChatMessageOut.of(row) for row in rows],
-        next_cursor=rows[-1].id if more and rows else None,
-    )
+    page, next_cursor = split_page(rows, query.limit)
+    return MessagePage(items=[ChatMessageOut.of(row) for row in page], next_cursor=next_cursor)
 
 
 async def send_chat_message_handler(call: Call) -> Exchange | Response:

@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 
 from app.db.models import ApiKey
 from app.http.errors import ApiError, ErrorCode
-from app.http.models import ApiInput, ApiModel, Page, PageQuery
+from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Call, Endpoint
 from app.services import keys
 from app.services.permissions import PERMISSIONS, unknown_permissions
@@ -93,11 +93,8 @@ async def list_keys_handler(call: Call) -> KeyPage:
         rows = await keys.list_keys(
             session, call.merchant_id, limit=query.limit + 1, after=query.cursor
         )
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    return KeyPage(
-        items=[KeyOut.of(row) for row in rows], next_cursor=rows[-1].id if more else None
-    )
+    page, next_cursor = split_page(rows, query.limit)
+    return KeyPage(items=[KeyOut.of(row) for row in page], next_cursor=next_cursor)
 
 
 async def create_key_handler(call: Call) -> CreatedKey:

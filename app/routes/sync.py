@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from app.db.models import ACTIVE_RUN_STATUSES, SyncConfig, SyncRun, utcnow
 from app.http.errors import ApiError, ErrorCode
-from app.http.models import ApiInput, ApiModel, Page, PageQuery
+from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Audience, Call, Endpoint
 from app.services.catalog import config as configs
 from app.services.catalog import feeds, inbound, runs
@@ -517,11 +517,8 @@ async def sync_history_handler(call: Call) -> RunPage:
         rows = list(
             await session.scalars(statement.order_by(SyncRun.id.desc()).limit(query.limit + 1))
         )
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    return RunPage(
-        items=[RunOut.of(run) for run in rows], next_cursor=rows[-1].id if more else None
-    )
+    page, next_cursor = split_page(rows, query.limit)
+    return RunPage(items=[RunOut.of(run) for run in page], next_cursor=next_cursor)
 
 
 async def _load_run(call: Call, run_id: str, *, with_errors: bool) -> SyncRun:

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from app.db.models import WebhookAttempt, WebhookEndpoint, utcnow
 from app.http.errors import ApiError, ErrorCode
-from app.http.models import ApiInput, ApiModel, Page, PageQuery
+from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Call, Endpoint
 from app.services.netguard import UnsafeTarget
 from app.services.webhooks import attempts as log_service
@@ -177,11 +177,8 @@ async def list_webhook_endpoints_handler(call: Call) -> EndpointPage:
         rows = await service.list_endpoints(
             session, call.merchant_id, limit=query.limit + 1, after=query.cursor
         )
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    return EndpointPage(
-        items=[EndpointOut.of(row) for row in rows], next_cursor=rows[-1].id if more else None
-    )
+    page, next_cursor = split_page(rows, query.limit)
+    return EndpointPage(items=[EndpointOut.of(row) for row in page], next_cursor=next_cursor)
 
 
 async def create_webhook_endpoint_handler(call: Call) -> EndpointWithSecret:
@@ -307,11 +304,8 @@ async def list_webhook_deliveries_handler(call: Call) -> DeliveryPage:
             event_type=query.eventType,
             status=query.status,
         )
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    return DeliveryPage(
-        items=[DeliveryOut.of(row) for row in rows], next_cursor=rows[-1].id if more else None
-    )
+    page, next_cursor = split_page(rows, query.limit)
+    return DeliveryPage(items=[DeliveryOut.of(row) for row in page], next_cursor=next_cursor)
 
 
 async def get_webhook_delivery_handler(call: Call) -> DeliveryDetail:
