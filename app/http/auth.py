@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.requests import HTTPConnection
+from starlette.datastructures import QueryParams
+from starlette.types import Scope
 
 from app.cache import TtlCache
 from app.services import keys
@@ -27,15 +28,19 @@ class Principal:
         return not self.revoked and (self.expires_at is None or self.expires_at > now)
 
 
-def presented_key(connection: HTTPConnection) -> str | None:
+def presented_key(scope: Scope) -> str | None:
     """`Authorization: Bearer <key>`, or `?key=` for publishable keys (sendBeacon sets no
     headers). Secret keys in URLs would end up in logs, so they are only taken from headers."""
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    query_key = connection.query_params.get("key")
-    if query_key and keys.kind_of(query_key) == "publishable":
-        return query_key
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            break
+    if scope["query_string"]:
+        query_key = QueryParams(scope["query_string"]).get("key")
+        if query_key and keys.kind_of(query_key) == "publishable":
+            return query_key
     return None
 
 

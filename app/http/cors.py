@@ -7,9 +7,8 @@ the Authorization header, so a page cannot ride on a user's cookies.
 """
 
 import logging
+from collections.abc import Iterable
 
-from starlette.datastructures import Headers
-from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,13 +51,12 @@ class CorsMiddleware:
             await self.app(scope, receive, send)
             return
 
-        headers = Headers(scope=scope)
-        origin = headers.get("origin")
+        origin, preflight = _cors_request_headers(scope)
         if origin is None:
             await self.app(scope, receive, _with_headers(send, {}))
             return
 
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+        if preflight:
             if audience == "widget" or origin in self.admin_origins:
                 await self._preflight(origin)(scope, receive, send)
             else:
@@ -81,7 +79,7 @@ class CorsMiddleware:
     async def _allowed(self, audience: str, origin: str, scope: Scope) -> bool:
         if audience == "admin":
             return origin in self.admin_origins
-        plaintext = presented_key(HTTPConnection(scope))
+        plaintext = presented_key(scope)
         principal = await self.platform.keys.resolve(plaintext) if plaintext else None
         if principal is None:
             # Let the route answer 401, readable by the widget so it can say the key is wrong.
@@ -102,6 +100,17 @@ class CorsMiddleware:
                 "Vary": "Origin",
             },
         )
+
+
+def _cors_request_headers(scope: Scope) -> tuple[str | None, bool]:
+    """The Origin, and whether this is a preflight (OPTIONS with Access-Control-Request-Method)."""
+    origin, requested_method = None, False
+    for name, value in scope["headers"]:
+        if name == b"origin" and origin is None:
+            origin = value.decode("latin-1")
+        elif name == b"access-control-request-method":
+            requested_method = True
+    return origin, requested_method and scope["method"] == "OPTIONS"
 
 
 def _record_rejection(audience: str, origin: str, scope: Scope) -> None:
@@ -136,13 +145,19 @@ def _with_headers(send: Send, extra: dict[str, str]) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            vary = next((i for i, (name, _) in enumerate(headers) if name == b"vary"), None)
-            if vary is None:
-                headers.append((b"vary", b"Origin"))
-            elif b"origin" not in headers[vary][1].lower():
-                headers[vary] = (b"vary", headers[vary][1] + b", Origin")
-            message["headers"] = headers + raw_extra
+            message["headers"] = _vary_origin(message.get("headers", ())) + raw_extra
         await send(message)
 
     return wrapped
+
+
+def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers with Origin named in Vary: the answer depends on it, so caches must too."""
+    varied = list(headers)
+    for index, (name, value) in enumerate(varied):
+        if name == b"vary":
+            if b"origin" not in value.lower():
+                varied[index] = (b"vary", value + b", Origin")
+            return varied
+    varied.append((b"vary", b"Origin"))
+    return varied

@@ -29,6 +29,14 @@ def route_template(scope: Scope) -> str:
     return getattr(route, "path", None) or UNMATCHED_ROUTE
 
 
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")
+            return incoming if _VALID_REQUEST_ID.match(incoming) else None
+    return None
+
+
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,8 +49,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
 
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_id("req")
+        request_id = _incoming_request_id(scope) or new_id("req")
         encoded_id = request_id.encode("latin-1")
         token = request_id_var.set(request_id)
         started = time.perf_counter()

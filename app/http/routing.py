@@ -75,7 +75,7 @@ class Endpoint:
         return self.handler.__name__.removesuffix("_handler")
 
 
-def build_routes(endpoints: list[Endpoint]) -> list[Route]:
+def build_routes(endpoints: list[Endpoint], platform: Platform) -> list[Route]:
     """One Starlette route per path, so a wrong method gets 405 with the full `Allow` list."""
     by_path: dict[str, dict[str, Endpoint]] = {}
     for endpoint in endpoints:
@@ -85,7 +85,7 @@ def build_routes(endpoints: list[Endpoint]) -> list[Route]:
         if endpoint.method == "GET":
             methods["HEAD"] = endpoint
     return [
-        Route(path, _EndpointApp(methods), methods=list(methods))
+        Route(path, _EndpointApp(methods, platform), methods=list(methods))
         for path, methods in by_path.items()
     ]
 
@@ -94,32 +94,33 @@ class _EndpointApp:
     """A plain ASGI app (not a request function), so Starlette adds no exception-handling
     layer of its own around it: every error is already an envelope by the time it leaves."""
 
-    def __init__(self, endpoints: dict[str, Endpoint]) -> None:
+    def __init__(self, endpoints: dict[str, Endpoint], platform: Platform) -> None:
         self.endpoints = endpoints
+        self.platform = platform
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = await _respond(request, self.endpoints[scope["method"]])
+        response = await _respond(request, self.platform, self.endpoints[scope["method"]])
         await response(scope, receive, send)
 
 
-async def _respond(request: Request, endpoint: Endpoint) -> Response:
-    platform: Platform = request.app.state.platform
-    limit_headers: dict[str, str] = {}
+async def _respond(request: Request, platform: Platform, endpoint: Endpoint) -> Response:
+    limit_headers: list[tuple[bytes, bytes]] = []  # set by the limiter, sent on every answer
     try:
         call = await _admit(request, platform, endpoint, limit_headers)
         result = await endpoint.handler(call)
+        response = result if isinstance(result, Response) else ok(result, status=endpoint.status)
     except ApiError as exc:
-        exc.headers = {**limit_headers, **exc.headers}
-        return error_response(exc)
-    if isinstance(result, Response):
-        result.headers.update(limit_headers)
-        return result
-    return ok(result, status=endpoint.status, headers=limit_headers)
+        response = error_response(exc)
+    response.raw_headers += limit_headers
+    return response
 
 
 async def _admit(
-    request: Request, platform: Platform, endpoint: Endpoint, limit_headers: dict[str, str]
+    request: Request,
+    platform: Platform,
+    endpoint: Endpoint,
+    limit_headers: list[tuple[bytes, bytes]],
 ) -> Call:
     principal = None
     if endpoint.audience is not Audience.PUBLIC:
@@ -147,7 +148,7 @@ async def _admit(
                 ErrorCode.FEATURE_DISABLED,
                 f"This feature is temporarily disabled by an operator ({endpoint.flag}).",
             )
-    params = dict(request.query_params)
+    params = dict(request.query_params) if request.scope["query_string"] else {}
     if not all(_storable(value) for value in params.values()):
         raise ApiError(
             ErrorCode.VALIDATION_FAILED,
@@ -174,7 +175,7 @@ async def _admit(
 
 
 async def _authenticate(request: Request, platform: Platform) -> Principal:
-    plaintext = presented_key(request)
+    plaintext = presented_key(request.scope)
     if plaintext is None:
         raise ApiError(
             ErrorCode.UNAUTHENTICATED,
@@ -192,7 +193,10 @@ async def _authenticate(request: Request, platform: Platform) -> Principal:
 
 
 async def _rate_limit(
-    request: Request, platform: Platform, principal: Principal, headers: dict[str, str]
+    request: Request,
+    platform: Platform,
+    principal: Principal,
+    headers: list[tuple[bytes, bytes]],
 ) -> None:
     settings = platform.settings
     if principal.kind == "publishable":
@@ -204,7 +208,7 @@ async def _rate_limit(
     decision = await platform.limiter.hit(bucket, policy)
     if decision is None:
         return
-    headers.update(decision.headers(time.time()))
+    headers += decision.raw_headers(time.time())
     if not decision.allowed:
         raise ApiError(
             ErrorCode.RATE_LIMITED,

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from app.db.models import ApiKey
+from app.http.envelope import PreparedJson
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Call, Endpoint
@@ -78,12 +79,16 @@ class CreateKey(ApiInput):
         return value
 
 
-_ALL_PERMISSIONS = PermissionList(
-    items=[PermissionOut(name=name, description=text) for name, text in PERMISSIONS.items()]
+_ALL_PERMISSIONS = PreparedJson(
+    PermissionList(
+        items=[PermissionOut(name=name, description=text) for name, text in PERMISSIONS.items()]
+    )
+    .model_dump_json(by_alias=True)
+    .encode()
 )
 
 
-async def list_permissions_handler(call: Call) -> PermissionList:
+async def list_permissions_handler(call: Call) -> PreparedJson:
     return _ALL_PERMISSIONS
 
 

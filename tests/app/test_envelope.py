@@ -2,12 +2,21 @@
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from unittest import mock
 
+import pydantic_core
 import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from app.http import envelope
+from app.http.envelope import PreparedJson, _timestamp, ok
 from app.http.routing import Audience, Call, Endpoint
+from app.logs import request_id_var
 from app.main import create_app
 from tests.conftest import assert_envelope, make_settings, new_merchant
 
@@ -103,3 +112,30 @@ def test_logs_are_json_lines_carrying_the_request_id(client, capfd) -> None:
     mine = next(line for line in access if line.get("requestId") == "trace-77")
     assert mine["route"] == "/api/keys" and mine["status"] == 200 and mine["method"] == "GET"
     assert owner.secret not in json.dumps(lines)
+
+
+def test_prepared_data_gives_the_same_envelope_as_serializing_it() -> None:
+    data = {"items": [{"name": "keys:read", "description": 'Ünïcode "quoted" </script>'}]}
+    token = request_id_var.set("req_test")
+    try:
+        with freeze_clock(1_764_240_000.5):
+            prepared = ok(PreparedJson(pydantic_core.to_json(data)), status=200).body
+            serialized = ok(data).body
+    finally:
+        request_id_var.reset(token)
+    assert prepared == serialized
+    assert json.loads(prepared)["timestamp"] == "2025-11-27T10:40:00.500Z"
+
+
+def test_timestamps_are_utc_iso_8601_with_milliseconds() -> None:
+    for moment in (0.0, 1_764_240_000.999, 1_764_240_001.0, 1_764_240_001.0009996, 4e9 + 0.25):
+        with freeze_clock(moment):
+            stamp = _timestamp()
+        expected = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+        assert stamp == expected.replace("+00:00", "Z")
+
+
+@contextmanager
+def freeze_clock(moment: float) -> Iterator[None]:
+    with mock.patch.object(envelope, "time", SimpleNamespace(time=lambda: moment)):
+        yield

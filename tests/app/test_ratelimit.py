@@ -170,6 +170,40 @@ def test_two_processes_admit_exactly_the_limit(backend: Backend) -> None:
     assert statuses.count(429) == 200
 
 
+@needs_redis
+def test_redis_limiter_recovers_from_a_script_flush_and_a_dropped_connection() -> None:
+    policy = RateLimitPolicy(quota=10, window=3600)
+
+    async def run() -> list[int | None]:
+        redis = Redis.from_url(os.environ["REDIS_URL"])
+        admin = Redis.from_url(os.environ["REDIS_URL"])
+        limiter = RedisLimiter(redis, prefix="test:")
+        key = f"recover-{time.time_ns()}"
+
+        async def remaining() -> int | None:
+            decision = await limiter.hit(key, policy)
+            return None if decision is None else decision.remaining
+
+        try:
+            seen = [await remaining(), await remaining()]
+            await admin.script_flush()  # as after a Redis restart: the script must be reloaded
+            seen.append(await remaining())
+            await admin.client_kill_filter(_type="normal", skipme=True)  # drops the limiter's
+            seen += [await remaining(), await remaining()]
+            return seen
+        finally:
+            await limiter.close()
+            await redis.aclose()
+            await admin.aclose()
+
+    seen = asyncio.run(run())
+    assert seen[:3] == [9, 8, 7]  # a flushed script is reloaded, the request still decided
+    # The request that finds its connection dropped fails open; the next one reconnects, and
+    # the failed one was not counted.
+    assert seen[3] in (None, 6)
+    assert seen[4] == (6 if seen[3] is None else 5)
+
+
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
 def test_redis_down_fails_open_and_is_counted(backend: Backend) -> None:
     port = free_port()
