@@ -5,23 +5,67 @@ CloudWatch publisher all refer to these names, so they are defined once, here. L
 bounded: route templates, never raw paths or ids.
 """
 
+from bisect import bisect_left
+from collections.abc import Iterator
+from itertools import accumulate
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-HTTP_REQUESTS = Counter(
-    "http_requests_total",
-    "HTTP requests answered, by method, route template and status code.",
-    ["method", "route", "status"],
-    registry=REGISTRY,
-)
-HTTP_REQUEST_DURATION = Histogram(
-    "http_request_duration_seconds",
-    "Time from request received to response finished, by method and route template.",
-    ["method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-    registry=REGISTRY,
-)
+
+class HttpTraffic(Collector):
+    """`http_requests_total` and `http_request_duration_seconds`, tallied in plain dicts.
+
+    These two change on every request, where prometheus_client's per-sample locks and checks
+    cost more than the rest of the bookkeeping. Requests are counted on the event loop's
+    thread alone, so plain numbers do; a scrape or the CloudWatch publisher (in a worker
+    thread) reads copies. Exported through a collector, prometheus_client's way of exposing
+    numbers kept elsewhere, with the same names, labels and buckets as before.
+    """
+
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self.buckets = buckets
+        self._requests: dict[tuple[str, str, str], int] = {}
+        # Per (method, route): a count per bucket (not cumulative), then the sum of seconds.
+        self._durations: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, method: str, route: str, status: str, seconds: float) -> None:
+        key = (method, route, status)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        counts = self._durations.get((method, route))
+        if counts is None:
+            counts = self._durations[(method, route)] = [0.0] * (len(self.buckets) + 2)
+        counts[bisect_left(self.buckets, seconds)] += 1
+        counts[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "http_requests_total",
+            "HTTP requests answered, by method, route template and status code.",
+            labels=["method", "route", "status"],
+        )
+        for labels, count in self._requests.copy().items():
+            requests.add_metric(labels, count)
+        yield requests
+        durations = HistogramMetricFamily(
+            "http_request_duration_seconds",
+            "Time from request received to response finished, by method and route template.",
+            labels=["method", "route"],
+        )
+        bounds = [str(bound) for bound in self.buckets] + ["+Inf"]
+        for labels, counts in self._durations.copy().items():
+            *per_bucket, total = list(counts)
+            durations.add_metric(
+                labels, list(zip(bounds, accumulate(per_bucket), strict=True)), total
+            )
+        yield durations
+
+
+HTTP_TRAFFIC = HttpTraffic(buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+REGISTRY.register(HTTP_TRAFFIC)
 CORS_REJECTIONS = Counter(
     "cors_rejections_total",
     "Cross-origin requests refused because the Origin is not allowed, by audience.",

@@ -28,6 +28,12 @@ class RouteIndex:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             route = self.static.get(scope["path"])
+            direct = route is not None and not scope.get("root_path")
+            if direct and scope["method"] in route.methods:
+                # The exact path of a route without parameters: what matches() would say.
+                scope["route"], scope["endpoint"], scope["path_params"] = route, route.endpoint, {}
+                await route.app(scope, receive, send)
+                return
             for candidate in self.templated if route is None else (route,):
                 # matches() still decides: it knows about root_path, methods and convertors.
                 match, child_scope = candidate.matches(scope)

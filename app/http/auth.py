@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import QueryParams
 from starlette.types import Scope
 
-from app.cache import TtlCache
+from app.cache import MISSING, TtlCache
 from app.services import keys
 
 # last_used_at is advisory; writing it once a minute per key keeps the hot path read-only.
@@ -55,11 +55,16 @@ class KeyResolver:
         if keys.kind_of(plaintext) is None:
             return None
         digest = keys.hash_key(plaintext)
-        principal = await self._cache.get(digest, lambda: self._load(plaintext))
+        principal = self._cache.fresh(digest, MISSING)
+        if principal is MISSING:
+            principal = await self._cache.get(digest, lambda: self._load(plaintext))
         now = datetime.now(UTC)
         if principal is None or not principal.usable(now):
             return None
-        await self._touch(principal, now)
+        last = self._last_used.get(principal.key_id)
+        if last is None or now - last >= LAST_USED_GRANULARITY:
+            self._last_used[principal.key_id] = now
+            await self._touch(principal, now)
         return principal
 
     def forget(self, key_hash: str) -> None:
@@ -82,10 +87,6 @@ class KeyResolver:
         )
 
     async def _touch(self, principal: Principal, now: datetime) -> None:
-        last = self._last_used.get(principal.key_id)
-        if last is not None and now - last < LAST_USED_GRANULARITY:
-            return
-        self._last_used[principal.key_id] = now
         async with self.sessions() as session:
             await keys.touch_last_used(session, principal.key_id, now)
             await session.commit()

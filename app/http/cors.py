@@ -7,7 +7,7 @@ the Authorization header, so a page cannot ride on a user's cookies.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,7 +53,7 @@ class CorsMiddleware:
 
         origin, preflight = _cors_request_headers(scope)
         if origin is None:
-            await self.app(scope, receive, _with_headers(send, {}))
+            await self.app(scope, receive, _with_headers(send, []))
             return
 
         if preflight:
@@ -70,10 +70,10 @@ class CorsMiddleware:
             if flags.cors_mode == "enforce":
                 await _rejection(audience, origin)(scope, receive, send)
                 return
-        simple = {
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Expose-Headers": EXPOSED_HEADERS,
-        }
+        simple = [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-expose-headers", EXPOSED_HEADERS.encode()),
+        ]
         await self.app(scope, receive, _with_headers(send, simple))
 
     async def _allowed(self, audience: str, origin: str, scope: Scope) -> bool:
@@ -140,13 +140,12 @@ def _rejection(audience: str, origin: str) -> Response:
     return response
 
 
-def _with_headers(send: Send, extra: dict[str, str]) -> Send:
-    raw_extra = [(name.lower().encode(), value.encode("latin-1")) for name, value in extra.items()]
-
-    async def wrapped(message: Message) -> None:
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    # A plain function handing back `send`'s awaitable: no coroutine of our own per message.
+    def wrapped(message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
-            message["headers"] = _vary_origin(message.get("headers", ())) + raw_extra
-        await send(message)
+            message["headers"] = _vary_origin(message.get("headers", ())) + extra
+        return send(message)
 
     return wrapped
 

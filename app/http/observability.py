@@ -7,7 +7,7 @@ with the request id, and is logged with its traceback here rather than sent to t
 import logging
 import re
 import time
-from typing import Any
+from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,7 +15,7 @@ from app.http.envelope import error_response
 from app.http.errors import ApiError, ErrorCode
 from app.ids import new_id
 from app.logs import request_id_var
-from app.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
+from app.metrics import HTTP_TRAFFIC
 
 log = logging.getLogger("app.access")
 # A client's id is kept only if it cannot smuggle anything into logs or headers.
@@ -40,9 +40,6 @@ def _incoming_request_id(scope: Scope) -> str | None:
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Label lookups cost more than the increments; the label sets are bounded, so keep them.
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,14 +53,15 @@ class ObservabilityMiddleware:
         status = 500
         response_started = False
 
-        async def send_with_id(message: Message) -> None:
+        # A plain function handing back `send`'s awaitable: every message passes through here,
+        # and a coroutine of our own per message would only add to its cost.
+        def send_with_id(message: Message) -> Awaitable[None]:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", encoded_id)]
-            await send(message)
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", encoded_id)]
+            return send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
@@ -79,15 +77,7 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            counter = self._counters.get((method, route, status))
-            if counter is None:
-                counter = HTTP_REQUESTS.labels(method, route, str(status))
-                self._counters[(method, route, status)] = counter
-            counter.inc()
-            timer = self._timers.get((method, route))
-            if timer is None:
-                timer = self._timers[(method, route)] = HTTP_REQUEST_DURATION.labels(method, route)
-            timer.observe(elapsed)
+            HTTP_TRAFFIC.observe(method, route, str(status), elapsed)
             if log.isEnabledFor(logging.INFO):
                 log.info(
                     "request",

@@ -99,21 +99,20 @@ class _EndpointApp:
         self.platform = platform
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.endpoints[scope["method"]]
         request = Request(scope, receive)
-        response = await _respond(request, self.platform, self.endpoints[scope["method"]])
+        limit_headers: list[tuple[bytes, bytes]] = []  # set by the limiter, sent on every answer
+        try:
+            call = await _admit(request, self.platform, endpoint, limit_headers)
+            result = await endpoint.handler(call)
+            if isinstance(result, Response):
+                response = result
+            else:
+                response = ok(result, status=endpoint.status)
+        except ApiError as exc:
+            response = error_response(exc)
+        response.raw_headers += limit_headers
         await response(scope, receive, send)
-
-
-async def _respond(request: Request, platform: Platform, endpoint: Endpoint) -> Response:
-    limit_headers: list[tuple[bytes, bytes]] = []  # set by the limiter, sent on every answer
-    try:
-        call = await _admit(request, platform, endpoint, limit_headers)
-        result = await endpoint.handler(call)
-        response = result if isinstance(result, Response) else ok(result, status=endpoint.status)
-    except ApiError as exc:
-        response = error_response(exc)
-    response.raw_headers += limit_headers
-    return response
 
 
 async def _admit(
@@ -148,18 +147,7 @@ async def _admit(
                 ErrorCode.FEATURE_DISABLED,
                 f"This feature is temporarily disabled by an operator ({endpoint.flag}).",
             )
-    params = dict(request.query_params) if request.scope["query_string"] else {}
-    if not all(_storable(value) for value in params.values()):
-        raise ApiError(
-            ErrorCode.VALIDATION_FAILED,
-            "The query holds text that cannot be stored (NUL characters).",
-            details=[
-                {"field": name, "in": "query", "message": "NUL characters are not allowed"}
-                for name, value in params.items()
-                if not _storable(value)
-            ],
-        )
-    query = _validate(endpoint.query, params, "query")
+    query = _validate(endpoint.query, _query_params(request), "query")
     body = None
     if endpoint.body is not None:
         raw = await _read_json(request, platform.settings.max_json_body_bytes)
@@ -172,6 +160,23 @@ async def _admit(
         query=query,
         body=body,
     )
+
+
+def _query_params(request: Request) -> dict[str, str]:
+    if not request.scope["query_string"]:
+        return {}
+    params = dict(request.query_params)
+    unstorable = [name for name, value in params.items() if not _storable(value)]
+    if unstorable:
+        raise ApiError(
+            ErrorCode.VALIDATION_FAILED,
+            "The query holds text that cannot be stored (NUL characters).",
+            details=[
+                {"field": name, "in": "query", "message": "NUL characters are not allowed"}
+                for name in unstorable
+            ],
+        )
+    return params
 
 
 async def _authenticate(request: Request, platform: Platform) -> Principal:
