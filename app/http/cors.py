@@ -7,7 +7,8 @@ the Authorization header, so a page cannot ride on a user's cookies.
 """
 
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
+from operator import itemgetter
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.http.auth import presented_key
 from app.http.envelope import error_response
 from app.http.errors import ApiError, ErrorCode
+from app.http.headers import header_list
 from app.metrics import CORS_REJECTIONS
 from app.platform import Platform
 from app.services.domains import host_allowed, origin_host
@@ -29,6 +31,7 @@ EXPOSED_HEADERS = (
 ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, X-Request-Id, Idempotency-Key"
 MAX_AGE = "600"
+_HEADER_NAME = itemgetter(0)
 
 
 def audience_of(path: str) -> str | None:
@@ -144,19 +147,22 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
     # A plain function handing back `send`'s awaitable: no coroutine of our own per message.
     def wrapped(message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
-            message["headers"] = _vary_origin(message.get("headers", ())) + extra
+            headers = header_list(message)
+            _vary_origin(headers)
+            headers += extra
         return send(message)
 
     return wrapped
 
 
-def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The headers with Origin named in Vary: the answer depends on it, so caches must too."""
-    varied = list(headers)
-    for index, (name, value) in enumerate(varied):
+def _vary_origin(headers: list[tuple[bytes, bytes]]) -> None:
+    """Names Origin in Vary: the answer depends on it, so caches must too."""
+    if b"vary" not in map(_HEADER_NAME, headers):  # the usual case, checked without a loop
+        headers.append((b"vary", b"Origin"))
+        return
+    for index, (name, value) in enumerate(headers):
         if name == b"vary":
             if b"origin" not in value.lower():
-                varied[index] = (b"vary", value + b", Origin")
-            return varied
-    varied.append((b"vary", b"Origin"))
-    return varied
+                headers[index] = (b"vary", value + b", Origin")
+            return
+    headers.append((b"vary", b"Origin"))

@@ -13,7 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.envelope import error_response
 from app.http.errors import ApiError, ErrorCode
-from app.ids import new_id
+from app.http.headers import header_list
+from app.ids import new_request_id
 from app.logs import request_id_var
 from app.metrics import HTTP_TRAFFIC
 
@@ -46,7 +47,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = _incoming_request_id(scope) or new_id("req")
+        request_id = _incoming_request_id(scope) or new_request_id()
         encoded_id = request_id.encode("latin-1")
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -60,7 +61,7 @@ class ObservabilityMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", encoded_id)]
+                header_list(message).append((b"x-request-id", encoded_id))
             return send(message)
 
         try:

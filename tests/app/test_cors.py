@@ -2,6 +2,7 @@
 
 from starlette.testclient import TestClient
 
+from app.http.cors import _vary_origin
 from app.metrics import CORS_REJECTIONS
 from tests.conftest import ADMIN_ORIGIN, MerchantKeys, new_merchant
 
@@ -183,3 +184,14 @@ def test_report_only_mode_lets_foreign_origins_through_but_counts_them(
         assert response.status_code == 200
         assert response.headers["access-control-allow-origin"] == "https://evil.example.org"
         assert _rejections("widget") == before + 1
+
+
+def test_origin_is_added_to_vary_once() -> None:
+    def varied(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        _vary_origin(headers)
+        return headers
+
+    assert varied([(b"content-type", b"application/json")])[-1] == (b"vary", b"Origin")
+    merged = varied([(b"vary", b"Accept-Encoding"), (b"content-length", b"2")])
+    assert merged == [(b"vary", b"Accept-Encoding, Origin"), (b"content-length", b"2")]
+    assert varied([(b"vary", b"origin, Accept")]) == [(b"vary", b"origin, Accept")]

@@ -2,7 +2,7 @@ import base64
 import os
 from collections import Counter
 
-from app.ids import _ALPHABET, encode, new_id
+from app.ids import _ALPHABET, encode, new_id, new_request_id
 
 
 def _rfc4648_crockford(millis: int, randomness: bytes) -> str:
@@ -35,3 +35,25 @@ def test_the_random_part_uses_every_character_evenly() -> None:
     assert set(counts) == set(_ALPHABET)
     expected = 4000 * 16 / 32
     assert all(abs(count - expected) < expected * 0.15 for count in counts.values())
+
+
+def test_request_ids_are_unique_time_ordered_and_need_no_randomness_per_id() -> None:
+    ids = [new_request_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(value) == 30 and value.startswith("req_") for value in ids)
+    assert all(set(value[4:]) <= set(_ALPHABET) for value in ids)
+    assert ids == sorted(ids)  # the counter follows the time within a millisecond
+    assert len({value[14:22] for value in ids}) == 1  # one process, one tag
+
+
+def test_a_forked_process_gets_its_own_request_id_tag() -> None:
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write_end, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    from_child = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.close(write_end)
+    assert from_child[14:22] != new_request_id()[14:22]

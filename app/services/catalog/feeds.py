@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import SyncConfig, SyncRun
-from app.ids import new_id
+from app.ids import new_request_id
 from app.logs import request_id_var
 from app.services.catalog.config import import_options
 from app.services.catalog.execute import engine_of, execute_run
@@ -167,7 +167,7 @@ async def _pull(
                 spooled,
                 conditional=not run.force,
                 # The triggering request's id (the task inherited its context), else a new one.
-                request_id=request_id_var.get() or new_id("req"),
+                request_id=request_id_var.get() or new_request_id(),
             )
         except FeedError as exc:
             outcome = failed(exc.code, exc.message)

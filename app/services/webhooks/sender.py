@@ -14,7 +14,7 @@ from datetime import datetime
 import httpx
 
 from app.db.models import utcnow
-from app.ids import new_id
+from app.ids import new_request_id
 from app.services.netguard import UnsafeTarget, send_guarded
 from app.services.webhooks.policy import RETRY_AFTER_STATUSES, parse_retry_after
 from app.services.webhooks.signing import webhook_headers
@@ -118,7 +118,7 @@ async def _post(
         delivery.secrets, delivery.event_id, int(attempted_at.timestamp()), body
     )
     headers["content-type"] = "application/json"
-    headers["x-request-id"] = delivery.request_id or new_id("req")
+    headers["x-request-id"] = delivery.request_id or new_request_id()
     request = client.build_request("POST", delivery.url, content=body, headers=headers)
     response = await send_guarded(
         client, request, allow_private=allow_private, max_redirects=0, stream=True
