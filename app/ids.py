@@ -32,20 +32,27 @@ _request_counter = itertools.count()  # next() is atomic, so threads never share
 
 def _new_process() -> None:
     # A forked worker must not share its parent's tag (nor, then, its counter values).
-    global _process_tag
+    global _process_tag, _last_millisecond
     _process_tag = _random_characters(8)
+    _last_millisecond = (-1, "")
 
 
 os.register_at_fork(after_in_child=_new_process)
 
 
+_last_millisecond: tuple[int, str] = (-1, "")
+
+
 def new_request_id() -> str:
     """`req_` + the time (as in `new_id`), this process's tag and its request counter."""
+    global _last_millisecond
     count = next(_request_counter) & _COUNTER_MASK
+    millis = time.time_ns() // 1_000_000
+    if _last_millisecond[0] != millis:  # under load, many requests share a millisecond
+        _last_millisecond = (millis, _time_characters(millis, 0) + _process_tag)
     pairs = _PAIRS
     return (
-        f"req_{_time_characters(time.time_ns() // 1_000_000, 0)}{_process_tag}"
-        f"{pairs[count >> 30]}{pairs[(count >> 20) & 0x3FF]}"
+        f"req_{_last_millisecond[1]}{pairs[count >> 30]}{pairs[(count >> 20) & 0x3FF]}"
         f"{pairs[(count >> 10) & 0x3FF]}{pairs[count & 0x3FF]}"
     )
 

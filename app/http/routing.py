@@ -31,7 +31,7 @@ class Audience(StrEnum):
     PUBLIC = "public"  # no key (health, metrics)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every request, and frozen init costs more
 class Call:
     """What a handler gets: the request plus everything the wrapper already checked."""
 
