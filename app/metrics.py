@@ -26,6 +26,10 @@ class HttpTraffic(Collector):
     numbers kept elsewhere, with the same names, labels and buckets as before.
     """
 
+    REQUESTS = "http_requests_total"
+    DURATION = "http_request_duration_seconds"
+    LABELS = {REQUESTS: ("method", "route", "status"), DURATION: ("method", "route")}
+
     def __init__(self, buckets: tuple[float, ...]) -> None:
         self.buckets = buckets
         self._requests: dict[tuple[str, str, str], int] = {}
@@ -43,17 +47,17 @@ class HttpTraffic(Collector):
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
-            "http_requests_total",
+            self.REQUESTS,
             "HTTP requests answered, by method, route template and status code.",
-            labels=["method", "route", "status"],
+            labels=self.LABELS[self.REQUESTS],
         )
         for labels, count in self._requests.copy().items():
             requests.add_metric(labels, count)
         yield requests
         durations = HistogramMetricFamily(
-            "http_request_duration_seconds",
+            self.DURATION,
             "Time from request received to response finished, by method and route template.",
-            labels=["method", "route"],
+            labels=self.LABELS[self.DURATION],
         )
         bounds = [str(bound) for bound in self.buckets] + ["+Inf"]
         for labels, counts in self._durations.copy().items():

@@ -40,6 +40,8 @@ def _exported() -> dict[str, set[str]]:
             found[f"{value._name}_total"] = set(value._labelnames)
         elif isinstance(value, Histogram):
             found[value._name] = set(value._labelnames)
+        elif isinstance(value, metrics.HttpTraffic):
+            found.update({name: set(labels) for name, labels in value.LABELS.items()})
     return found
 
 
