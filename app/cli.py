@@ -4,7 +4,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from app.settings import Settings, SettingsError, load_settings
 
@@ -82,8 +83,19 @@ def _worker(settings: Settings) -> int:
     from app.worker import run_worker
 
     configure_logging(settings.log_level)
-    asyncio.run(run_worker(Platform(settings), JOBS))
+    _run_on_event_loop(run_worker(Platform(settings), JOBS))
     return 0
+
+
+def _run_on_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """On uvloop when it is installed (uvicorn[standard] brings it), as uvicorn runs the API:
+    webhook delivery and feed pulls are network-bound, and its loop is the faster one."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] installs it on Linux and macOS
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def _migrate(settings: Settings) -> int:
