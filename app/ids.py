@@ -12,6 +12,7 @@ after the time come a tag drawn once per process and a counter, as MongoDB's Obj
 import itertools
 import os
 import time
+from collections.abc import Iterator
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Every request gets an id, so the time is encoded ten bits (two characters) per lookup and the
@@ -26,14 +27,21 @@ def _random_characters(count: int) -> str:
     return os.urandom(count).translate(_RANDOM_CHARACTER).decode("ascii")
 
 
+def _random_counter() -> Iterator[int]:
+    # From a random start, as ObjectId's: ids should not tell how many requests came before.
+    # next() is atomic, so threads never share a value.
+    return itertools.count(int.from_bytes(os.urandom(5), "big"))
+
+
 _process_tag = _random_characters(8)
-_request_counter = itertools.count()  # next() is atomic, so threads never share a value
+_request_counter = _random_counter()
 
 
 def _new_process() -> None:
     # A forked worker must not share its parent's tag (nor, then, its counter values).
-    global _process_tag, _last_millisecond
+    global _process_tag, _request_counter, _last_millisecond
     _process_tag = _random_characters(8)
+    _request_counter = _random_counter()
     _last_millisecond = (-1, "")
 
 
