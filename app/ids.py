@@ -24,7 +24,11 @@ _COUNTER_MASK = (1 << 40) - 1  # eight characters
 
 
 def _random_characters(count: int) -> str:
-    return os.urandom(count).translate(_RANDOM_CHARACTER).decode("ascii")
+    return _as_characters(os.urandom(count))
+
+
+def _as_characters(random_bytes: bytes) -> str:
+    return random_bytes.translate(_RANDOM_CHARACTER).decode("ascii")
 
 
 def _random_counter() -> Iterator[int]:
@@ -35,6 +39,7 @@ def _random_counter() -> Iterator[int]:
 
 _process_tag = _random_characters(8)
 _request_counter = _random_counter()
+_last_millisecond: tuple[int, str] = (-1, "")  # and its ten characters, with the tag
 
 
 def _new_process() -> None:
@@ -46,9 +51,6 @@ def _new_process() -> None:
 
 
 os.register_at_fork(after_in_child=_new_process)
-
-
-_last_millisecond: tuple[int, str] = (-1, "")
 
 
 def new_request_id() -> str:
@@ -73,9 +75,7 @@ def new_id(prefix: str) -> str:
 def encode(millis: int, randomness: bytes) -> str:
     """Big-endian, so that ids keep their time order: as RFC 4648 base32 of the 48-bit time
     followed by random bits would begin, which is how ids were encoded before."""
-    return _time_characters(millis, randomness[0] >> 6) + randomness[1:17].translate(
-        _RANDOM_CHARACTER
-    ).decode("ascii")
+    return _time_characters(millis, randomness[0] >> 6) + _as_characters(randomness[1:17])
 
 
 def _time_characters(millis: int, two_bits: int) -> str:

@@ -71,7 +71,7 @@ class Platform:
         if self._publisher is not None and self._publishing is not None:
             await self._publisher.close()
             await self._publishing
-        if isinstance(self._limiter, RedisLimiter):
+        if self._limiter is not None:
             await self._limiter.close()
         if self._redis is not None:
             await self._redis.aclose()

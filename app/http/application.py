@@ -28,20 +28,20 @@ class RouteIndex:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             route = self.static.get(scope["path"])
-            direct = route is not None and not scope.get("root_path")
-            if direct and scope["method"] in route.methods:
+            if route is None:
+                for candidate in self.templated:
+                    # matches() decides: it knows about root_path, methods and convertors.
+                    match, child_scope = candidate.matches(scope)
+                    if match is Match.FULL:
+                        scope["route"] = candidate
+                        scope.update(child_scope)
+                        await candidate.app(scope, receive, send)
+                        return
+            elif scope["method"] in route.methods and not scope.get("root_path"):
                 # The exact path of a route without parameters: what matches() would say.
                 scope["route"], scope["endpoint"], scope["path_params"] = route, route.endpoint, {}
                 await route.app(scope, receive, send)
                 return
-            for candidate in self.templated if route is None else (route,):
-                # matches() still decides: it knows about root_path, methods and convertors.
-                match, child_scope = candidate.matches(scope)
-                if match is Match.FULL:
-                    scope["route"] = candidate
-                    scope.update(child_scope)
-                    await candidate.app(scope, receive, send)
-                    return
         await self.fallback(scope, receive, send)
 
 

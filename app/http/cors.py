@@ -8,7 +8,6 @@ the Authorization header, so a page cannot ride on a user's cookies.
 
 import logging
 from collections.abc import Awaitable
-from operator import itemgetter
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,7 +30,6 @@ EXPOSED_HEADERS = (
 ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, X-Request-Id, Idempotency-Key"
 MAX_AGE = "600"
-_HEADER_NAME = itemgetter(0)
 
 
 def audience_of(path: str) -> str | None:
@@ -157,9 +155,6 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
 
 def _vary_origin(headers: list[tuple[bytes, bytes]]) -> None:
     """Names Origin in Vary: the answer depends on it, so caches must too."""
-    if b"vary" not in map(_HEADER_NAME, headers):  # the usual case, checked without a loop
-        headers.append((b"vary", b"Origin"))
-        return
     for index, (name, value) in enumerate(headers):
         if name == b"vary":
             if b"origin" not in value.lower():

@@ -78,6 +78,9 @@ class Limiter(Protocol):
     async def hit(self, key: str, policy: RateLimitPolicy) -> Decision | None:
         """The decision, or None when the backend failed and the request goes through."""
 
+    async def close(self) -> None:
+        """Finish pending decisions and let go of connections (the app is stopping)."""
+
 
 class MemoryLimiter:
     """For one process (local runs, tests without Redis). Prunes idle keys as it goes."""
@@ -94,6 +97,9 @@ class MemoryLimiter:
             self._tats = {k: v for k, v in self._tats.items() if v > now}
             self._next_prune = now + 60
         return decision
+
+    async def close(self) -> None:
+        """Nothing to let go of: the buckets live and die with the process."""
 
 
 # KEYS[1] = bucket; ARGV = quota, window (s), hits. Admits as many of `hits` as the bucket holds
