@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from app.http.auth import Principal, presented_key
 from app.http.envelope import error_response, ok
 from app.http.errors import ApiError, ErrorCode
+from app.parsing import natural_or_none
 from app.platform import Platform
 
 
@@ -233,8 +234,9 @@ async def _read_json(request: Request, limit: int) -> Any:
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"Expected 'Content-Type: application/json', got '{mime or 'none'}'.",
         )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # A malformed length is ignored: the byte count below enforces the limit anyway.
+    declared = natural_or_none(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise _too_large(limit)
     raw = bytearray()
     async for chunk in request.stream():

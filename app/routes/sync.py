@@ -19,6 +19,7 @@ from app.db.models import ACTIVE_RUN_STATUSES, SyncConfig, SyncRun, utcnow
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Audience, Call, Endpoint
+from app.parsing import natural_or_none
 from app.services.catalog import config as configs
 from app.services.catalog import feeds, inbound, runs
 from app.services.catalog.execute import import_upload, in_background
@@ -610,8 +611,9 @@ async def _receive_upload(
     content_type = request.headers.get("content-type", "")
     multipart = content_type.split(";")[0].strip().lower() == "multipart/form-data"
     allowed = limit + (_MULTIPART_SLACK if multipart else 0)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > allowed:
+    # A malformed length is ignored: the byte count below enforces the limit anyway.
+    declared = natural_or_none(request.headers.get("content-length"))
+    if declared is not None and declared > allowed:
         raise _too_large(limit)
 
     async def capped():  # type: ignore[no-untyped-def]

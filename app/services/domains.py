@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AllowedDomain
+from app.parsing import ascii_digits
 
 MAX_DOMAINS = 100
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -52,7 +53,7 @@ def normalize_domain(entry: str) -> str:
         )
     if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
         raise DomainError("not a valid hostname: letters, digits and hyphens between dots")
-    if labels[-1].isdigit():
+    if ascii_digits(labels[-1]):
         raise DomainError("the last label cannot be numeric")
     return f"*.{ascii_host}" if wildcard else ascii_host
 

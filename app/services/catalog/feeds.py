@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import SyncConfig, SyncRun
 from app.ids import new_request_id
 from app.logs import request_id_var
+from app.parsing import natural_or_none
 from app.services.catalog.config import import_options
 from app.services.catalog.execute import engine_of, execute_run
 from app.services.catalog.importer import import_file
@@ -108,8 +109,9 @@ async def _receive(response: httpx.Response, dest: IO[bytes], limit: int) -> Fet
         raise FeedError(
             "feed_http_error", f"the feed answered HTTP {response.status_code}, not 200"
         )
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # A malformed length is ignored: the byte count below enforces the limit anyway.
+    declared = natural_or_none(response.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise FeedError("feed_too_large", f"the feed is larger than {limit} bytes")
     digest = hashlib.sha256()
     size = 0
