@@ -1,7 +1,6 @@
 """Catalog sync: the eight endpoints of DESIGN §8 (config, status, trigger, history, runs,
 upload, inbound webhook). The work happens in app/services/catalog; these handlers translate."""
 
-import ipaddress
 import re
 import tempfile
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from app.services.catalog.execute import import_upload, in_background
 from app.services.catalog.formats import FORMATS
 from app.services.catalog.records import FIELDS
 from app.services.catalog.search import catalog_counts
-from app.services.netguard import UnsafeTarget, check_target, check_url_syntax
+from app.services.netguard import UnsafeTarget, check_saved, check_url_syntax
 
 Format = Literal["auto", "csv", "tsv", "shopify", "woocommerce", "json", "ndjson", "gmc"]
 Mode = Literal["incremental", "full"]
@@ -392,7 +391,7 @@ async def put_sync_config_handler(call: Call) -> SyncConfigOut:
         fields["webhook_secret"] = body.webhook_secret
     if isinstance(body.source, UrlSourceIn):
         source = body.source
-        await _refuse_forbidden_literal(source.url, settings.allow_private_network_targets)
+        _refuse_forbidden_target(source.url, settings.allow_private_network_targets)
         fields["source_url"] = source.url
         if "auth_header" in source.model_fields_set:
             fields["auth_header_name"] = source.auth_header.name if source.auth_header else None
@@ -417,15 +416,11 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
     return parts.scheme.lower(), parts.hostname, parts.port
 
 
-async def _refuse_forbidden_literal(url: str, allow_private: bool) -> None:
-    """A literal private or metadata IP is refused when saved; hostnames are checked at each
-    pull (their addresses can change)."""
+def _refuse_forbidden_target(url: str, allow_private: bool) -> None:
+    """A refused address (in any notation) or metadata name is refused when saved; other
+    hostnames are checked at each pull (their addresses can change)."""
     try:
-        ipaddress.ip_address((urlsplit(url).hostname or "").strip("[]"))
-    except ValueError:
-        return  # a name, not an address
-    try:
-        await check_target(url, allow_private=allow_private)
+        check_saved(url, allow_private=allow_private)
     except UnsafeTarget as exc:
         raise ApiError(
             ErrorCode.VALIDATION_FAILED,

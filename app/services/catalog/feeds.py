@@ -25,7 +25,7 @@ from app.services.catalog.config import import_options
 from app.services.catalog.execute import engine_of, execute_run
 from app.services.catalog.importer import import_file
 from app.services.catalog.runs import RunOutcome, failed, finish_run
-from app.services.netguard import UnsafeTarget, send_guarded
+from app.services.netguard import GuardedTransport, UnsafeTarget, send_guarded
 from app.settings import Settings
 
 USER_AGENT = "RAGAssistant-FeedFetcher/1.0 (+catalog sync)"
@@ -74,7 +74,8 @@ async def fetch(
     )
     limit = settings.max_feed_bytes
     # trust_env=False: no proxy or netrc from the environment between us and the guard.
-    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+    transport = GuardedTransport(allow_private=settings.allow_private_network_targets)
+    async with httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport) as client:
         request = client.build_request("GET", config.source_url, headers=headers)
         try:
             async with asyncio.timeout(settings.feed_total_timeout_seconds):
