@@ -68,11 +68,15 @@ def _is_ip(text: str) -> bool:
 
 def origin_host(origin: str) -> str | None:
     """The punycode hostname of an `Origin` header, or None if it is not a web origin."""
-    parts = urlsplit(origin)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(origin)
+        hostname = parts.hostname
+    except ValueError:  # "http://[": an unclosed IPv6 literal
+        return None
+    if parts.scheme not in {"http", "https"} or not hostname:
         return None
     try:
-        return idna.encode(parts.hostname, uts46=True).decode("ascii")
+        return idna.encode(hostname, uts46=True).decode("ascii")
     except idna.IDNAError:
         return None
 

@@ -124,6 +124,16 @@ def test_an_unreasonable_price_in_a_question_is_ignored_not_an_error(
     assert response.json()["data"]["reply"]["products"], "the question still finds products"
 
 
+@pytest.mark.parametrize("origin", ["http://[", "https://[::1", "http://[fe80::1%zz]", "null"])
+def test_a_malformed_origin_is_refused_not_a_500(client: TestClient, origin: str) -> None:
+    shop = new_merchant(client, domains=["shop.example.com"])
+    response = client.post(
+        "/api/chat/sessions", headers={**shop.widget_auth, "Origin": origin}, json={}
+    )
+    body = _rejected(response, 403)
+    assert body["error"]["code"] == "origin_not_allowed"
+
+
 def _merchant_with_webhook_secret(client: TestClient) -> MerchantKeys:
     merchant = new_merchant(client)
     response = client.put(

@@ -228,7 +228,11 @@ def test_a_presented_key_is_a_string_or_none(authorization: str, query: str) -> 
     assert key is None or (key and key == key.strip())
 
 
-@given(ANY_TEXT)
+# What a URL or an Origin is made of, so that broken ones ("http://[", ":99999") come up.
+URL_PIECES = st.text(st.sampled_from("[]:%@/.?#0123456789abcdefx\u3002\uff10"), max_size=30)
+
+
+@given(st.one_of(ANY_TEXT, URL_PIECES.map(lambda text: "http://" + text)))
 def test_origins_and_domains_are_hosts_or_named_errors(text: str) -> None:
     host = origin_host(text)
     assert host is None or host.isascii()
@@ -245,6 +249,7 @@ URL_TEXT = st.one_of(
         st.sampled_from(["", "/", ":80/", ":99999/", "/feed.csv?x=1"]),
     ),
     st.ip_addresses(v=6).map(lambda address: f"http://[{address}]/"),
+    URL_PIECES.map(lambda text: "https://" + text),
 )
 
 
