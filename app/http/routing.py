@@ -25,6 +25,9 @@ from app.http.errors import ApiError, ErrorCode
 from app.parsing import natural_or_none
 from app.platform import Platform
 
+# Ids are a prefix and 26 characters; anything much longer in a path is not one.
+MAX_ID_LENGTH = 200
+
 
 class Audience(StrEnum):
     ADMIN = "admin"  # secret keys only; CORS limited to ADMIN_ORIGINS
@@ -70,6 +73,11 @@ class Endpoint:
     media_type: str = "application/json"
     # Errors beyond those the wrapper itself can raise; a pair overrides the code's usual status.
     errors: tuple[ErrorCode | tuple[ErrorCode, int], ...] = field(default=())
+    # A handler that reads the body itself (an upload, a signed webhook) describes it here, as
+    # OpenAPI requestBody content, with any headers it reads: the document then says what to
+    # send, and the fuzzer sends it.
+    raw_body: dict[str, Any] | None = None
+    headers: tuple[dict[str, Any], ...] = field(default=())
 
     @property
     def operation_id(self) -> str:
@@ -141,6 +149,10 @@ async def _admit(
                 f"This key lacks the '{endpoint.permission}' permission.",
                 details=[{"permission": endpoint.permission}],
             )
+    if any(not _well_formed_id(value) for value in request.path_params.values()):
+        # No id holds a NUL (PostgreSQL cannot even compare one) or runs this long: such a
+        # path names nothing, and is answered as a path that names nothing.
+        raise ApiError(ErrorCode.NOT_FOUND, "Nothing has this id.")
     if endpoint.flag is not None:
         flags = await platform.flags.current()
         if not getattr(flags, endpoint.flag):
@@ -161,6 +173,10 @@ async def _admit(
         query=query,
         body=body,
     )
+
+
+def _well_formed_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_ID_LENGTH and _storable(value)
 
 
 def _query_params(request: Request) -> dict[str, str]:

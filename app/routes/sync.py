@@ -709,6 +709,52 @@ def _unauthenticated(reason: str) -> ApiError:
 
 _FLAG = "product_sync_enabled"
 _BASE = "/api/merchants/{merchantId}"
+_FILE = {"type": "string", "format": "binary"}
+# The handlers read these bodies themselves (streamed, size-capped); described for clients.
+# Any bytes are accepted as a file: what is wrong inside one is reported in the run.
+_UPLOAD_BODY = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {"file": {**_FILE, "description": "The catalog file."}},
+        }
+    },
+    **{
+        media_type: {"schema": _FILE}
+        for media_type in (
+            "text/csv",
+            "text/tab-separated-values",
+            "application/x-ndjson",
+            "application/xml",
+            "application/gzip",
+            "application/octet-stream",
+        )
+    },
+    "application/json": {
+        "schema": {"description": 'An array of products, or {"products": [...]}.'}
+    },
+}
+_WEBHOOK_BODY = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "description": "Standard Webhooks: {type, data}; Shopify: the product itself.",
+            "properties": {"type": {"type": "string"}, "data": {"type": "object"}},
+        }
+    }
+}
+_WEBHOOK_HEADERS = (
+    {"name": "webhook-id", "schema": {"type": "string", "maxLength": 200}},
+    {
+        "name": "webhook-timestamp",
+        "description": "Seconds since 1970, ASCII digits; within 5 minutes of now.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+    },
+    {"name": "webhook-signature", "description": "`v1,<base64>`, space-separated."},
+    {"name": "X-Shopify-Hmac-Sha256", "description": "base64 HMAC-SHA256 of the body."},
+    {"name": "X-Shopify-Topic", "description": "products/create, products/update, ..."},
+)
 
 ROUTES = [
     Endpoint(
@@ -795,6 +841,7 @@ ROUTES = [
         status=202,
         flag=_FLAG,
         errors=(ErrorCode.CONFLICT, ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.BAD_REQUEST),
+        raw_body=_UPLOAD_BODY,
     ),
     Endpoint(
         method="POST",
@@ -814,6 +861,11 @@ ROUTES = [
             ErrorCode.UNAUTHENTICATED,
             ErrorCode.VALIDATION_FAILED,
             ErrorCode.PAYLOAD_TOO_LARGE,
+        ),
+        raw_body=_WEBHOOK_BODY,
+        headers=tuple(
+            {"schema": {"type": "string", "maxLength": 1000}, **header}
+            for header in _WEBHOOK_HEADERS
         ),
     ),
 ]
