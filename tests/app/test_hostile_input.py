@@ -124,6 +124,29 @@ def test_an_unreasonable_price_in_a_question_is_ignored_not_an_error(
     assert response.json()["data"]["reply"]["products"], "the question still finds products"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/merchants/{merchant}/sync/runs/run_%00x",
+        "/api/merchants/{merchant}/products/prd_%00",
+        "/api/chat/sessions/ses_%00/messages",
+        "/api/webhooks/endpoints/whe_%00",
+        "/api/merchants/{merchant}/sync/runs/" + "%F0%9F%98%80" * 300,
+    ],
+    ids=["run-nul", "product-nul", "chat-session-nul", "endpoint-nul", "too-long"],
+)
+def test_an_id_with_nul_or_of_any_length_is_404(client: TestClient, path: str) -> None:
+    merchant = new_merchant(client)
+    response = client.get(path.format(merchant=merchant.id), headers=merchant.auth)
+    assert _rejected(response, 404)["error"]["code"] == "not_found"
+    if path.startswith("/api/chat"):
+        # The widget's key reaches it too: anyone on a shop page.
+        response = client.get(path, headers=merchant.widget_auth)
+        assert _rejected(response, 404)["error"]["code"] == "not_found"
+    webhook = client.post("/api/merchants/mer_%00/sync/webhook", content=b"{}")
+    assert _rejected(webhook, 404)["error"]["code"] == "not_found"
+
+
 @pytest.mark.parametrize("origin", ["http://[", "https://[::1", "http://[fe80::1%zz]", "null"])
 def test_a_malformed_origin_is_refused_not_a_500(client: TestClient, origin: str) -> None:
     shop = new_merchant(client, domains=["shop.example.com"])
