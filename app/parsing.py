@@ -10,6 +10,7 @@ refused) and shifted with `shift`, which stops at the ends of the calendar inste
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 __all__ = [
     "EARLIEST",
@@ -19,11 +20,13 @@ __all__ = [
     "iso_instant",
     "natural",
     "natural_or_none",
+    "plain_decimal",
     "shift",
 ]
 
 # Not \d: in a str pattern it matches every Unicode decimal digit.
 _DIGITS = re.compile(r"[0-9]+")
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")
 _ISO_CHARACTERS = re.compile(r"[0-9T:.+\- Z]+")
 # "2026-11-27T10:00:00.123456+05:30" is 32 characters; anything longer is not an instant.
 MAX_ISO_LENGTH = 40
@@ -57,6 +60,14 @@ def natural_or_none(text: str | None, *, max_digits: int = 18) -> int | None:
         return natural(text, max_digits=max_digits)
     except ParseError:
         return None
+
+
+def plain_decimal(text: str) -> Decimal:
+    """A number ≥ 0 as people write prices: ASCII digits and a decimal point ("19.99"), not
+    "1e5", "1_000", "NaN" or another script's digits, which `Decimal()` would all take."""
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise ParseError("expected a number such as 19.99")
+    return Decimal(text)
 
 
 def iso_instant(text: str) -> datetime:

@@ -100,6 +100,19 @@ def test_a_search_cursor_with_anything_but_ascii_digits_is_422(
 
 
 @pytest.mark.parametrize(
+    "price",
+    ["\u0661\u0662", "1e5", "NaN", "1_000", "9" * 5000],
+    ids=["arabic-indic", "exponent", "nan", "underscore", "5000-digits"],
+)
+def test_a_price_filter_is_plain_ascii_digits(client: TestClient, price: str) -> None:
+    merchant = new_merchant(client)
+    response = client.get(
+        f"/api/merchants/{merchant.id}/products", params={"minPrice": price}, headers=merchant.auth
+    )
+    _rejected(response, 422, "minPrice")
+
+
+@pytest.mark.parametrize(
     "question",
     [
         pytest.param("a jacket around $1" + ",000" * 30, id="around-90-digits"),

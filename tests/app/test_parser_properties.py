@@ -20,7 +20,7 @@ from starlette.types import Scope
 
 from app.http.auth import presented_key
 from app.http.errors import ApiError
-from app.parsing import EARLIEST, LATEST, ParseError, iso_instant, natural, shift
+from app.parsing import EARLIEST, LATEST, ParseError, iso_instant, natural, plain_decimal, shift
 from app.routes.analytics import SummaryQuery, _window
 from app.services.catalog import inbound
 from app.services.catalog.formats import parser_for
@@ -94,6 +94,15 @@ def test_natural_is_ascii_digits_or_a_parse_error(text: str) -> None:
         return
     assert set(text) <= set(string.digits) and 0 <= value < 10**18
     assert value == int(text)
+
+
+@given(st.one_of(ANY_TEXT, st.decimals(allow_nan=True).map(str)))
+def test_plain_decimal_is_a_finite_number_or_a_parse_error(text: str) -> None:
+    try:
+        value = plain_decimal(text)
+    except ParseError:
+        return
+    assert value.is_finite() and value >= 0 and set(text) <= set(string.digits + ".")
 
 
 @given(st.one_of(ANY_TEXT, ISO_TEXT))
