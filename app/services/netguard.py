@@ -140,7 +140,9 @@ def _refusal(address: Address, allow_private: bool) -> str | None:
         return None
     # An address that carries an IPv4 one reaches that one: it alone says public or not
     # (a NAT64 address of a public server is public, whatever its own range is called).
-    carried = list(_carried(address)) if isinstance(address, ipaddress.IPv6Address) else []
+    carried: list[Address] = []
+    if isinstance(address, ipaddress.IPv6Address):
+        carried += _carried(address)
     for candidate in carried or [address]:
         if candidate.is_loopback:
             return "loopback addresses are not allowed"

@@ -306,6 +306,9 @@ def test_every_redirect_hop_is_checked_again(serve: Callable[..., Server]) -> No
         "http://169.254.169.254/latest/meta-data/",
         "http://[::ffff:169.254.169.254]/",
         "http://[fd00:ec2::254]/",
+        "http://169.254.170.2/v2/credentials/x",
+        "http://0xa9feaa02/",
+        "http://metadata.google.internal/computeMetadata/v1/",
     ):
         server = serve(lambda path, location=location: (302, {"location": location}))
         with pytest.raises(UnsafeTarget, match="metadata"):
