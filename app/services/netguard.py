@@ -15,8 +15,10 @@ so a DNS answer that changes between the check and the connect cannot slip throu
 """
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 import unicodedata
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
@@ -250,15 +252,23 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds; the webhook worker builds clients per
+    # receiving origin, and one context serves them all.
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport whose every TCP connection goes through the guard (TLS still checks
     the certificate against the URL's host name)."""
 
     def __init__(self, *, allow_private: bool, limits: httpx.Limits | None = None) -> None:
         limits = limits or httpx.Limits()
-        super().__init__(limits=limits)
+        ssl_context = _ssl_context()
+        super().__init__(verify=ssl_context, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
