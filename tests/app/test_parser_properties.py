@@ -36,15 +36,14 @@ from app.services.netguard import UnsafeTarget, check_saved, literal_address
 from app.services.webhooks.policy import parse_retry_after
 from app.services.webhooks.signing import sign
 
-settings.register_profile(
-    "parsers",
+# Applied to each test here (a profile loaded at import would change every other module's).
+PARSERS = settings(
     max_examples=300,
     derandomize=True,
     database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.load_profile("parsers")
 
 # Digits of every script, superscripts and the like: what `isdigit()` lets through.
 UNICODE_DIGITS = st.characters(categories=["Nd", "No"])
@@ -86,6 +85,7 @@ VOCABULARY = Vocabulary(["Nike", "Apple"], [("Footwear > Running Shoes", 3)])
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
 
+@PARSERS
 @given(ANY_TEXT)
 def test_natural_is_ascii_digits_or_a_parse_error(text: str) -> None:
     try:
@@ -96,6 +96,7 @@ def test_natural_is_ascii_digits_or_a_parse_error(text: str) -> None:
     assert value == int(text)
 
 
+@PARSERS
 @given(st.one_of(ANY_TEXT, st.decimals(allow_nan=True).map(str)))
 def test_plain_decimal_is_a_finite_number_or_a_parse_error(text: str) -> None:
     try:
@@ -105,6 +106,7 @@ def test_plain_decimal_is_a_finite_number_or_a_parse_error(text: str) -> None:
     assert value.is_finite() and value >= 0 and set(text) <= set(string.digits + ".")
 
 
+@PARSERS
 @given(st.one_of(ANY_TEXT, ISO_TEXT))
 def test_iso_instant_is_an_instant_in_utc_or_a_parse_error(text: str) -> None:
     try:
@@ -114,6 +116,7 @@ def test_iso_instant_is_an_instant_in_utc_or_a_parse_error(text: str) -> None:
     assert moment.tzinfo is UTC
 
 
+@PARSERS
 @given(
     st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59)),
     st.integers(min_value=-1439, max_value=1439),
@@ -132,11 +135,13 @@ def test_iso_instant_takes_every_offset_at_the_ends_of_the_calendar(
     assert moment == datetime.fromisoformat(text)
 
 
+@PARSERS
 @given(st.datetimes(timezones=st.just(UTC)), st.timedeltas())
 def test_shift_stops_at_the_ends_of_the_calendar(moment: datetime, delta: timedelta) -> None:
     assert EARLIEST <= shift(moment, delta) <= LATEST
 
 
+@PARSERS
 @given(st.dictionaries(st.sampled_from(["from", "to"]), st.one_of(ANY_TEXT, ISO_TEXT)))
 def test_analytics_windows_are_a_window_or_a_422(query: dict[str, str]) -> None:
     try:
@@ -146,6 +151,7 @@ def test_analytics_windows_are_a_window_or_a_422(query: dict[str, str]) -> None:
     assert start < end and start.tzinfo is UTC and end.tzinfo is UTC
 
 
+@PARSERS
 @given(st.one_of(ANY_TEXT, ANY_TEXT.map(lambda text: "offset:" + text)))
 def test_a_search_cursor_is_an_offset_or_a_bad_cursor(cursor: str) -> None:
     try:
@@ -155,6 +161,7 @@ def test_a_search_cursor_is_an_offset_or_a_bad_cursor(cursor: str) -> None:
     assert 0 <= offset <= 100_000
 
 
+@PARSERS
 @given(ANY_TEXT)
 def test_a_question_gives_hints_whose_prices_a_catalog_can_hold(question: str) -> None:
     hints = parse_hints(question, VOCABULARY)
@@ -162,6 +169,7 @@ def test_a_question_gives_hints_whose_prices_a_catalog_can_hold(question: str) -
         assert bound is None or 0 <= bound <= MAX_PRICE * Decimal("1.2")
 
 
+@PARSERS
 @given(
     st.sampled_from(["under", "over", "around", "about", "max", "between 1 and"]),
     st.one_of(st.integers(min_value=0), st.integers(min_value=10**14)),
@@ -178,12 +186,14 @@ def test_any_price_in_a_question_is_a_hint_or_ignored(
         assert hints.price_max is None
 
 
+@PARSERS
 @given(UNICODE_DIGITS.filter(lambda ch: ch not in string.digits))
 def test_digits_of_other_scripts_are_never_a_price(digit: str) -> None:
     hints = parse_hints(f"shoes under ${digit * 3}", VOCABULARY)
     assert hints.price_max is None
 
 
+@PARSERS
 @given(st.one_of(ANY_TEXT, st.integers(), st.decimals(), st.floats(), st.booleans()))
 def test_catalog_prices_and_quantities_are_values_or_value_errors(value: object) -> None:
     for parse in (parse_price, parse_quantity):
@@ -191,6 +201,7 @@ def test_catalog_prices_and_quantities_are_values_or_value_errors(value: object)
             parse(value)
 
 
+@PARSERS
 @given(HEADER_TEXT)
 def test_retry_after_is_a_delay_or_nothing(value: str) -> None:
     delay = parse_retry_after(value, datetime(2026, 12, 1, tzinfo=UTC))
@@ -203,6 +214,7 @@ INBOUND_HEADERS = st.fixed_dictionaries(
 )
 
 
+@PARSERS
 @given(INBOUND_HEADERS, HEADER_TEXT, st.binary())
 def test_an_inbound_webhook_is_an_event_or_rejected(
     headers: dict[str, str], signature: str, body: bytes
@@ -212,6 +224,7 @@ def test_an_inbound_webhook_is_an_event_or_rejected(
             inbound.verify(SECRET, {**headers, **scheme}, body, now=1_800_000_000)
 
 
+@PARSERS
 @given(HEADER_TEXT, st.binary(max_size=200))
 def test_a_signed_inbound_webhook_verifies_only_with_a_fresh_ascii_timestamp(
     timestamp: str, body: bytes
@@ -226,6 +239,7 @@ def test_a_signed_inbound_webhook_verifies_only_with_a_fresh_ascii_timestamp(
         assert not fresh or "body" in str(exc)  # signed and fresh: only the body can be wrong
 
 
+@PARSERS
 @given(HEADER_TEXT, st.text(max_size=40))
 def test_a_presented_key_is_a_string_or_none(authorization: str, query: str) -> None:
     scope: Scope = {
@@ -241,6 +255,7 @@ def test_a_presented_key_is_a_string_or_none(authorization: str, query: str) -> 
 URL_PIECES = st.text(st.sampled_from("[]:%@/.?#0123456789abcdefx\u3002\uff10"), max_size=30)
 
 
+@PARSERS
 @given(st.one_of(ANY_TEXT, URL_PIECES.map(lambda text: "http://" + text)))
 def test_origins_and_domains_are_hosts_or_named_errors(text: str) -> None:
     host = origin_host(text)
@@ -262,6 +277,7 @@ URL_TEXT = st.one_of(
 )
 
 
+@PARSERS
 @given(URL_TEXT, st.booleans())
 def test_a_saved_url_is_accepted_or_refused_with_a_reason(url: str, allow_private: bool) -> None:
     try:
@@ -270,6 +286,7 @@ def test_a_saved_url_is_accepted_or_refused_with_a_reason(url: str, allow_privat
         assert str(exc)
 
 
+@PARSERS
 @given(st.one_of(ANY_TEXT, st.ip_addresses().map(str)))
 def test_a_literal_address_is_an_address_or_none(host: str) -> None:
     literal_address(host)
@@ -285,7 +302,7 @@ CATALOG_BYTES = st.one_of(
 )
 
 
-@settings(max_examples=150)
+@settings(PARSERS, max_examples=150)
 @given(CATALOG_BYTES, st.sampled_from(["auto", "csv", "json", "ndjson", "shopify", "gmc"]))
 def test_an_uploaded_file_gives_rows_or_a_file_error(data: bytes, format: str) -> None:
     rules = Rules()
