@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from invoke import Collection, Context, Exit, task
+from invoke import Context, Exit, task
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_DIR = ROOT / "widget"
@@ -449,6 +449,3 @@ def demo_shop(
     with serve_demo_shop(DemoShop(snippet=snippet, products=demo_catalog()), host=host, port=port):
         yield shop_url
 
-
-ns = Collection("widget")
-ns.add_task(build)
