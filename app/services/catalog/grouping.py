@@ -51,8 +51,7 @@ def group_variants(read: Callable[[], Iterable[RawProduct]]) -> Iterator[RawProd
     aliases: dict[str, str] = {}
     refs: Counter[str] = Counter()
     for raw in read():
-        own = _text(raw.values, "id")
-        if raw.parent_of and own:
+        if raw.parent_of and (own := _text(raw.values, "id")):
             refs[own] += 1
             for alias in raw.parent_of:
                 aliases[alias] = own
