@@ -228,3 +228,26 @@ def test_every_variant_out_of_stock_makes_the_product_out_of_stock(client: TestC
         "out_of_stock",
     )
     assert sock["maxPrice"] is None  # both 5: one price, no range
+
+
+def test_json_drafts_and_unpublished_products_are_hidden_from_shoppers(
+    client: TestClient,
+) -> None:
+    merchant = new_merchant(client)
+    items = [
+        {"sku": "J-1", "title": "Shown", "price": "5", "status": "active"},
+        {"sku": "J-2", "title": "Draft", "price": "5", "status": "draft"},
+        {"sku": "J-3", "title": "Unpublished", "price": "5", "published": False},
+        {"sku": "J-4", "title": "Invisible", "price": "5", "visible": "false"},
+    ]
+    run = upload(client, merchant, json.dumps(items).encode(), content_type="application/json")
+    assert run["status"] == "succeeded", run
+    products = by_external_id(all_products(client, merchant))
+    assert {key: p["visibleToShoppers"] for key, p in products.items()} == {
+        "J-1": True,
+        "J-2": False,
+        "J-3": False,
+        "J-4": False,
+    }
+    # The keys say how the shop shows a product; they are not product attributes.
+    assert all(p["attributes"] == {} for p in products.values())
