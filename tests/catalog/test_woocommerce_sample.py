@@ -12,7 +12,7 @@ from tests.catalog.conftest import (
     run_detail,
     upload,
 )
-from tests.chat.conftest import ask, start_session, widget_headers
+from tests.chat.conftest import ask, ask_streaming, start_session, widget_headers
 from tests.conftest import MerchantKeys, new_merchant
 
 SAMPLE = "woocommerce_sample_products.csv"
@@ -101,6 +101,12 @@ def test_hidden_and_unpublished_products_are_the_merchants_only(client: TestClie
         "woo-hoodie-with-logo",
         "woo-hoodie-with-zipper",
     }
+    # A price range meets a price filter when any variant could: the hoodie costs 42 to 45.
+    for bounds in ({"minPrice": "44"}, {"maxPrice": "43"}):
+        found = all_products(client, merchant, q="hoodie", **bounds)
+        assert "woo-hoodie" in {product["externalId"] for product in found}, bounds
+    over = all_products(client, merchant, q="hoodie", minPrice="46")
+    assert "woo-hoodie" not in {product["externalId"] for product in over}
 
 
 def test_shoppers_asking_for_hoodies_get_one_hoodie_card_with_options(
@@ -131,6 +137,9 @@ def test_shoppers_asking_for_hoodies_get_one_hoodie_card_with_options(
     assert history.status_code == 200, history.text
     stored = history.json()["data"]["items"][-1]["products"]
     assert stored == cards
+    # Streamed, the cards are the same.
+    events = dict(ask_streaming(client, merchant, session["id"], "Do you have hoodies?"))
+    assert events["products"]["products"] == cards
     # Asked for the hidden one by name: still never offered.
     pocket = ask(client, merchant, session["id"], "hoodie with pocket")["reply"]["products"]
     assert "Hoodie with Pocket" not in [card["title"] for card in pocket]
