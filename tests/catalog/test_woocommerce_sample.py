@@ -2,6 +2,8 @@
 variable products with variations rows apart, grouped, external, downloadable/virtual,
 hidden, search-only, draft and private rows; imported, listed and asked about (DESIGN §8, §9)."""
 
+from typing import Any
+
 from starlette.testclient import TestClient
 
 from tests.catalog.conftest import (
@@ -19,7 +21,7 @@ SAMPLE = "woocommerce_sample_products.csv"
 HIDDEN = {"woo-hoodie-with-pocket", "woo-hoodie-prototype", "woo-staff-hoodie"}
 
 
-def _shop(client: TestClient) -> tuple[MerchantKeys, dict]:
+def _shop(client: TestClient) -> tuple[MerchantKeys, dict[str, Any]]:
     merchant = new_merchant(client, domains=["shop.example.com"])
     run = upload(client, merchant, fixture(SAMPLE), filename="wc-product-export.csv")
     assert run["status"] == "succeeded" and run["format"] == "woocommerce", run
