@@ -340,8 +340,14 @@ class Product(Base):
     availability: Mapped[str] = mapped_column(String(16))
     url: Mapped[str | None] = mapped_column(String(2048), default=None)
     image_url: Mapped[str | None] = mapped_column(String(2048), default=None)
-    # images, variants, tags, attributes, gtin/mpn, group id: shown, not filtered on.
+    # images, tags, attributes, gtin/mpn, group id: shown, not filtered on.
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A product with variants is one shopper-facing product: `price` is its cheapest variant's,
+    # `max_price` its dearest's (None for a single price). Entries: records.variant_entry.
+    max_price: Mapped[Decimal | None] = mapped_column(Money(), default=None)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # False: hidden or unpublished in the shop; the merchant sees it, shoppers never do.
+    visible_to_shoppers: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     content_hash: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

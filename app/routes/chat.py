@@ -17,6 +17,7 @@ from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Audience, Call, Endpoint
 from app.logs import request_id_var
 from app.metrics import DEPRECATED_CALLS
+from app.routes.products import VariantOut
 from app.services.chat import exchange
 from app.services.chat import sessions as service
 from app.services.chat.answers import AnswerProvider, Delta, Reset
@@ -41,6 +42,15 @@ class ProductCard(ApiModel):
     image_url: str | None
     availability: str = Field(description="`in_stock`, `out_of_stock`, `backorder`, `preorder`.")
     brand: str | None = None
+    max_price: str | None = Field(
+        None, description="The dearest variant's price when the variants' prices differ."
+    )
+    options: dict[str, list[str]] = Field(
+        default_factory=dict, description='The choices: {"Color": ["Blue", "Red"], "Size": ["M"]}.'
+    )
+    variants: list[VariantOut] = Field(
+        default_factory=list, description="One product, its variants (up to 100) as options."
+    )
 
 
 class ChatMessageOut(ApiModel):
@@ -234,7 +244,7 @@ async def _events(
     (a piece of the reply), `reset` (drop the pieces so far), `done` (the stored reply) or
     `error` (in the envelope's error shape)."""
     yield _event("message", {"message": ChatMessageOut.of(turn.question)})
-    cards = [ProductCard.model_validate(p.card()) for p in turn.request.retrieval.products]
+    cards = [ProductCard.model_validate(card) for card in turn.cards]
     yield _event("products", {"products": cards})
     try:
         async for item in exchange.stream_reply(call.platform.sessions, provider, turn):

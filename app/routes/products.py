@@ -51,18 +51,25 @@ class ProductQuery(BaseModel):
     # Query parameters are named as on the wire (camelCase), like the OpenAPI document.
     minPrice: PriceText | None = Price
     maxPrice: PriceText | None = Price
+    visibleToShoppers: bool | None = Field(
+        None, description="`false`: only products hidden from shoppers; `true`: only the others."
+    )
 
 
 class VariantOut(ApiModel):
+    id: str | None = Field(None, description="The variant's id in your shop (SKU, `id:<ID>`...).")
     sku: str | None = None
     title: str | None = None
+    options: dict[str, str] = Field(
+        default_factory=dict, description='What tells it apart: {"Color": "Red", "Size": "M"}.'
+    )
     price: str
     compare_at_price: str | None = None
     availability: Availability
     quantity: int | None = None
     gtin: str | None = None
+    url: str | None = None
     image_url: str | None = None
-    options: dict[str, str] | None = None
 
 
 class ProductOut(ApiModel):
@@ -72,14 +79,20 @@ class ProductOut(ApiModel):
     description: str | None
     brand: str | None
     category: str | None
-    price: str = Field(description="Exact decimal, as text: 19.99.")
+    price: str = Field(description="Exact decimal, as text: 19.99. With variants: the lowest.")
     compare_at_price: str | None
+    max_price: str | None = Field(
+        description="The highest variant price when the variants' prices differ, else null."
+    )
     currency: str
     availability: Availability
     url: str | None
     image_url: str | None
     images: list[str]
-    variants: list[VariantOut]
+    variants: list[VariantOut] = Field(description="One product, its variants as options.")
+    visible_to_shoppers: bool = Field(
+        description="False: hidden or unpublished in your shop; never shown to shoppers."
+    )
     tags: list[str]
     gtin: str | None
     mpn: str | None
@@ -104,12 +117,18 @@ class ProductOut(ApiModel):
                 if product.compare_at_price is not None
                 else None
             ),
+            max_price=(
+                format_price(product.max_price, product.currency)
+                if product.max_price is not None
+                else None
+            ),
             currency=product.currency,
             availability=product.availability,  # type: ignore[arg-type]
             url=product.url,
             image_url=product.image_url,
             images=data.get("images") or ([product.image_url] if product.image_url else []),
-            variants=[VariantOut.model_validate(item) for item in data.get("variants", [])],
+            variants=[VariantOut.model_validate(item) for item in product.variants or []],
+            visible_to_shoppers=product.visible_to_shoppers,
             tags=data.get("tags", []),
             gtin=data.get("gtin"),
             mpn=data.get("mpn"),
@@ -133,6 +152,7 @@ async def list_products_handler(call: Call) -> ProductPage:
         category=query.category,
         min_price=query.minPrice,
         max_price=query.maxPrice,
+        visible_to_shoppers=query.visibleToShoppers,
     )
     try:
         async with call.platform.sessions() as session:

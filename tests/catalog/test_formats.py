@@ -17,14 +17,20 @@ def _import(client: TestClient, name: str, **params: object) -> tuple[dict, dict
 
 
 def test_shopify_export_groups_variants_and_images_by_handle(client: TestClient) -> None:
-    run, products = _import(client, "shopify_export.csv")
+    merchant = new_merchant(client)
+    run = upload(client, merchant, fixture("shopify_export.csv"))
+    products = by_external_id(all_products(client, merchant))
     assert run["status"] == "succeeded" and run["format"] == "shopify"
-    # The draft beanie is not shop content; three products from eight rows.
-    assert run["counts"]["rows"] == 3 and set(products) == {
+    # Four products from nine rows; the draft beanie is the merchant's only.
+    assert run["counts"]["rows"] == 4 and set(products) == {
         "classic-hoodie",
         "trail-runner-2",
         "gift-card",
+        "winter-beanie",
     }
+    assert [p["externalId"] for p in all_products(client, merchant, visibleToShoppers=False)] == [
+        "winter-beanie"
+    ]
     hoodie = products["classic-hoodie"]
     assert hoodie["title"] == "Classic Organic Hoodie"
     assert hoodie["brand"] == "Northwind Apparel"
@@ -33,8 +39,9 @@ def test_shopify_export_groups_variants_and_images_by_handle(client: TestClient)
     assert hoodie["category"] == "Apparel & Accessories > Clothing > Activewear"
     assert hoodie["tags"] == ["organic", "cotton", "winter"]
     # The cheapest variant sets the product's price; one variant in stock is enough.
-    assert (hoodie["price"], hoodie["currency"], hoodie["availability"]) == (
+    assert (hoodie["price"], hoodie["maxPrice"], hoodie["currency"], hoodie["availability"]) == (
         "54.00",
+        "59.00",
         "USD",
         "in_stock",
     )
@@ -54,14 +61,16 @@ def test_shopify_export_groups_variants_and_images_by_handle(client: TestClient)
     assert "&amp;" not in products["trail-runner-2"]["description"]
     # Untracked inventory is always available; "Default Title" is no option.
     gift = products["gift-card"]
-    assert gift["availability"] == "in_stock" and gift["variants"][0].get("options") is None
+    assert gift["availability"] == "in_stock" and gift["variants"][0]["options"] == {}
+    assert gift["maxPrice"] is None  # one price, no range
 
 
 def test_woocommerce_export_merges_variations_into_their_parent(client: TestClient) -> None:
     run, products = _import(client, "woocommerce_export.csv")
     assert run["status"] == "succeeded" and run["format"] == "woocommerce"
-    # The draft and the grouped bundle (no price) are skipped.
-    assert set(products) == {"WOO-MUG-01", "WOO-TEE", "WOO-BOOK"}
+    # The grouped bundle (no price) is skipped; the private product kept from shoppers.
+    assert set(products) == {"WOO-MUG-01", "WOO-TEE", "WOO-BOOK", "WOO-DRAFT"}
+    assert not products["WOO-DRAFT"]["visibleToShoppers"]
     mug = products["WOO-MUG-01"]
     assert mug["title"] == 'Ceramic Mug "Morning"'
     assert (mug["price"], mug["availability"], mug["brand"]) == ("14.50", "in_stock", "Fieldhouse")
@@ -77,7 +86,7 @@ def test_woocommerce_export_merges_variations_into_their_parent(client: TestClie
         "out_of_stock",
     )
     assert red["options"] == {"Color": "Red"}
-    assert tee["price"] == "15.00" and tee["availability"] == "in_stock"
+    assert (tee["price"], tee["maxPrice"], tee["availability"]) == ("15.00", "18.00", "in_stock")
     assert len(tee["images"]) == 2
     assert products["WOO-BOOK"]["url"] == "https://amazon.example.com/field-guide"
 
@@ -91,14 +100,17 @@ def test_gmc_xml_feed_with_g_namespace(client: TestClient) -> None:
     assert tent["description"] == "Leichtes Kuppelzelt & wasserdicht (3000 mm Wassersäule)."
     assert tent["gtin"] == "4006381333931" and tent["category"] == "Camping > Zelte"
     assert len(tent["images"]) == 3
-    bag = products["BW-BAG-M"]
+    # An item of a group is a variant of the group's product, even alone in the feed.
+    bag = products["BW-BAG"]
     assert (bag["price"], bag["availability"], bag["groupId"]) == (
         "179.00",
         "out_of_stock",
         "BW-BAG",
     )
+    assert bag["title"] == "Schlafsack Daunen M"
     assert bag["description"] == "Daunenschlafsack bis -5 °C."
-    assert bag["attributes"] == {"g:size": "M"}
+    assert [(v["id"], v["options"]) for v in bag["variants"]] == [("BW-BAG-M", {"Size": "M"})]
+    assert bag["attributes"] == {}
     assert products["BW-STOVE"]["availability"] == "preorder"
 
 

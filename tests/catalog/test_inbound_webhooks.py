@@ -213,11 +213,17 @@ def test_shopify_product_webhooks(client: TestClient) -> None:
     assert deleted["action"] == "deleted" and all_products(client, merchant) == []
 
 
-def test_shopify_product_turned_draft_leaves_the_catalog(client: TestClient) -> None:
+def test_shopify_product_turned_draft_is_hidden_from_shoppers(client: TestClient) -> None:
     merchant = _merchant_with_secret(client, SHOPIFY_SECRET)
     _receipt(_shopify(client, merchant, "products/create", IPOD))
     draft = {**IPOD, "status": "draft", "updated_at": "2026-11-22T10:00:00Z"}
-    assert _receipt(_shopify(client, merchant, "products/update", draft))["action"] == "deleted"
+    assert _receipt(_shopify(client, merchant, "products/update", draft))["action"] == "updated"
+    # Still the merchant's (to publish again), never the shoppers'.
+    [product] = all_products(client, merchant)
+    assert product["externalId"] == "ipod-nano" and product["visibleToShoppers"] is False
+    active = {**draft, "status": "active", "updated_at": "2026-11-23T10:00:00Z"}
+    _receipt(_shopify(client, merchant, "products/update", active))
+    assert all_products(client, merchant)[0]["visibleToShoppers"] is True
 
 
 def test_shopify_replay_and_bad_hmac(client: TestClient) -> None:

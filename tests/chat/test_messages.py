@@ -9,6 +9,7 @@ from tests.chat.conftest import ask, ask_streaming, start_session, with_catalog
 from tests.conftest import MerchantKeys
 
 CARD_FIELDS = {"id", "title", "price", "currency", "url", "imageUrl", "availability", "brand"}
+CARD_FIELDS |= {"maxPrice", "options", "variants"}  # a product's variants as its options
 
 
 def test_reply_names_the_products_found_and_carries_their_cards(

@@ -103,8 +103,10 @@ async def remove_duplicates(
 
 
 def _source(connection: AsyncConnection) -> dict[str, str]:
-    data = "s.data" if is_sqlite(connection) else "CAST(s.data AS JSON)"
-    return {column: f"s.{column}" for column in PRODUCT_COLUMNS} | {"data": data}
+    if is_sqlite(connection):
+        return {column: f"s.{column}" for column in PRODUCT_COLUMNS}
+    json_columns = {"data": "CAST(s.data AS JSON)", "variants": "CAST(s.variants AS JSON)"}
+    return {column: f"s.{column}" for column in PRODUCT_COLUMNS} | json_columns
 
 
 async def update_changed(connection: AsyncConnection, merchant_id: str, now: datetime) -> int:

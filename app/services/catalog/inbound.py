@@ -174,11 +174,6 @@ async def receive(session: AsyncSession, config: SyncConfig, event: InboundEvent
     return result
 
 
-def _unpublished(product: dict[str, Any]) -> bool:
-    # Shopify sends products/update when a product becomes a draft: it leaves the shop.
-    return str(product.get("status", "active")).lower() in {"draft", "archived"}
-
-
 async def apply_product_change(
     session: AsyncSession, config: SyncConfig, event: InboundEvent
 ) -> ChangeResult:
@@ -187,7 +182,8 @@ async def apply_product_change(
     A created, updated or deleted product emits its `product.*` event in the same transaction.
     """
     merchant_id = config.merchant_id
-    if event.action == "delete" or _unpublished(event.product):
+    # A product turned draft or archived stays, hidden from shoppers (records.RawProduct.visible).
+    if event.action == "delete":
         existing = await _find(session, merchant_id, event.product)
         if existing is None:
             return ChangeResult(status="ignored")
@@ -224,11 +220,14 @@ async def apply_product_change(
     product.category = record.category
     product.price = record.price
     product.compare_at_price = record.compare_at_price
+    product.max_price = record.max_price
     product.currency = record.currency
     product.availability = record.availability
     product.url = record.url
     product.image_url = record.image_url
     product.data = data
+    product.variants = record.variants
+    product.visible_to_shoppers = record.visible_to_shoppers
     product.content_hash = digest
     product.updated_at = now
     if existing is None:

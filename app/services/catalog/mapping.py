@@ -73,11 +73,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 _FIELD_OF = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 _NORMALIZE = re.compile(r"[^0-9a-z:]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def normalize_header(header: str) -> str:
-    """`Image Link`, `image-link`, `g:image_link` → `image_link`."""
-    name = _NORMALIZE.sub("_", header.strip().lstrip("\ufeff").lower()).strip("_")
+    """`Image Link`, `image-link`, `g:image_link`, `imageLink` → `image_link`."""
+    name = _CAMEL.sub("_", header.strip().lstrip("\ufeff"))
+    name = _NORMALIZE.sub("_", name.lower()).strip("_")
     return name.removeprefix("g:")
 
 

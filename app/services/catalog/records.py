@@ -55,7 +55,7 @@ Values = dict[str, tuple[str, Any]]  # canonical field -> (column as named in th
 @dataclass(slots=True)
 class RawVariant:
     row: int
-    values: Values
+    values: Values  # canonical fields, plus `sku` when the source names one
     options: dict[str, str] = field(default_factory=dict)
 
 
@@ -68,6 +68,13 @@ class RawProduct:
     attributes: dict[str, str] = field(default_factory=dict)
     source_id: str | None = None
     errors: list[RowError] = field(default_factory=list)  # found by the format parser itself
+    visible: bool = True  # False: hidden or unpublished in the shop
+    # A variant row's option values when its format names them (WooCommerce's attributes);
+    # otherwise grouping reads them from its color/size/... columns.
+    options: dict[str, str] = field(default_factory=dict)
+    # A parent row (WooCommerce's variable product): the references its variations name it by.
+    # Rows that name a group (values["groupId"]) become variants of one product; see grouping.
+    parent_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +94,15 @@ class ProductRecord:
     category: str | None
     price: Decimal
     compare_at_price: Decimal | None
+    max_price: Decimal | None
     currency: str
     availability: str
     url: str | None
     image_url: str | None
     source_id: str | None
     data: dict[str, Any]
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    visible_to_shoppers: bool = True
 
 
 class _Row:
@@ -163,7 +173,8 @@ def _variant(raw: RawVariant, errors: list[RowError], currency: str | None) -> d
     price, compare_at, named = _prices(row, currency)
     return {
         "row": raw.row,
-        "sku": row.text("id"),
+        "id": row.text("id"),
+        "sku": row.text("sku"),
         "title": row.text("title", LIMITS["title"]),
         "price": row.required("price", price),
         "compare_at_price": compare_at,
@@ -171,8 +182,9 @@ def _variant(raw: RawVariant, errors: list[RowError], currency: str | None) -> d
         "availability": _availability(row) or "in_stock",
         "quantity": row.get("quantity", v.parse_quantity),
         "gtin": row.text("gtin"),
+        "url": row.get("url", v.parse_url),
         "image_url": row.get("imageUrl", v.parse_url),
-        "options": raw.options,
+        "options": {name[:100]: value[:255] for name, value in raw.options.items() if value},
     }
 
 
@@ -192,15 +204,18 @@ def build_record(raw: RawProduct, rules: Rules) -> tuple[ProductRecord | None, l
     title = row.required("title", row.text("title", LIMITS["title"]))
     currency = row.get("currency", v.parse_currency)
     variants = [_variant(variant, errors, currency) for variant in raw.variants]
+    max_price = None
     if variants:
+        # One product, priced from its variants: a parent's own price (WooCommerce's variable
+        # products have none) and stock do not count; in stock when any variant is.
         priced = [item for item in variants if item["price"] is not None]
         cheapest = min(priced, key=lambda item: item["price"], default=None)
         price = cheapest["price"] if cheapest else None
         compare_at = cheapest["compare_at_price"] if cheapest else None
+        dearest = max((item["price"] for item in priced), default=None)
+        max_price = dearest if price is not None and dearest != price else None
         named = {item["currency"] for item in variants if item["currency"]}
         availability = min((item["availability"] for item in variants), key=_rank)
-        if row.values.get("availability") or row.values.get("quantity"):
-            availability = _availability(row) or availability
     else:
         price, compare_at, named_one = _prices(row, currency)
         named = {named_one} if named_one else set()
@@ -227,8 +242,6 @@ def build_record(raw: RawProduct, rules: Rules) -> tuple[ProductRecord | None, l
     data: dict[str, Any] = {}
     if len(images) > 1:
         data["images"] = images
-    if variants:
-        data["variants"] = [_variant_data(item, currency) for item in variants]
     for key, value in (
         ("tags", tags),
         ("gtin", gtin),
@@ -253,12 +266,15 @@ def build_record(raw: RawProduct, rules: Rules) -> tuple[ProductRecord | None, l
         category=category,
         price=price,
         compare_at_price=compare_at,
+        max_price=max_price,
         currency=currency,
         availability=availability,
         url=url,
         image_url=images[0] if images else None,
         source_id=raw.source_id,
         data=data,
+        variants=[variant_entry(item, currency) for item in variants],
+        visible_to_shoppers=raw.visible,
     )
     return record, []
 
@@ -279,10 +295,14 @@ def _unique_urls(first: str | None, *more: list[str]) -> list[str]:
     return list(seen)[:20]
 
 
-def _variant_data(item: dict[str, Any], currency: str) -> dict[str, Any]:
-    data = {
+def variant_entry(item: dict[str, Any], currency: str) -> dict[str, Any]:
+    """A variant as `Product.variants` stores it, whatever the format: every key always
+    present (None when unknown), prices as exact text in the product's currency."""
+    return {
+        "id": item["id"] or item["sku"],
         "sku": item["sku"],
         "title": item["title"] or " / ".join(item["options"].values()) or None,
+        "options": item["options"],
         "price": v.format_price(item["price"], currency),
         "compareAtPrice": (
             v.format_price(item["compare_at_price"], currency)
@@ -292,7 +312,6 @@ def _variant_data(item: dict[str, Any], currency: str) -> dict[str, Any]:
         "availability": item["availability"],
         "quantity": item["quantity"],
         "gtin": item["gtin"],
+        "url": item["url"],
         "imageUrl": item["image_url"],
-        "options": item["options"] or None,
     }
-    return {key: value for key, value in data.items() if value is not None}

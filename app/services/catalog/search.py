@@ -34,6 +34,7 @@ class ProductFilter:
     category: str | None = None
     min_price: Decimal | None = None
     max_price: Decimal | None = None
+    visible_to_shoppers: bool | None = None
 
 
 def search_terms(q: str | None) -> list[str]:
@@ -61,10 +62,13 @@ def _filters(merchant_id: str, wanted: ProductFilter) -> list[ColumnElement[bool
                 func.lower(Product.category).like(_escape_like(category) + " >%", escape="\\"),
             )
         )
+    # A product with a price range matches when any of its variants' prices could.
     if wanted.min_price is not None:
-        conditions.append(Product.price >= wanted.min_price)
+        conditions.append(func.coalesce(Product.max_price, Product.price) >= wanted.min_price)
     if wanted.max_price is not None:
         conditions.append(Product.price <= wanted.max_price)
+    if wanted.visible_to_shoppers is not None:
+        conditions.append(Product.visible_to_shoppers.is_(wanted.visible_to_shoppers))
     return conditions
 
 

@@ -34,12 +34,27 @@ COLUMNS = (
     "url",
     "image_url",
     "data",
+    "max_price",
+    "variants",
+    "visible_to_shoppers",
     "content_hash",
 )
 # The product columns a run writes (all but `row`, which is the file's row number).
 PRODUCT_COLUMNS = COLUMNS[1:]
-_TYPES = {"row": "INTEGER", "price": "NUMERIC(18, 4)", "compare_at_price": "NUMERIC(18, 4)"}
-_SQLITE_TYPES = {"row": "INTEGER", "price": "INTEGER", "compare_at_price": "INTEGER"}
+_TYPES = {
+    "row": "INTEGER",
+    "price": "NUMERIC(18, 4)",
+    "compare_at_price": "NUMERIC(18, 4)",
+    "max_price": "NUMERIC(18, 4)",
+    "visible_to_shoppers": "BOOLEAN",
+}
+_SQLITE_TYPES = {
+    "row": "INTEGER",
+    "price": "INTEGER",
+    "compare_at_price": "INTEGER",
+    "max_price": "INTEGER",
+    "visible_to_shoppers": "INTEGER",
+}
 _SCALE = Decimal(10) ** Money.SCALE
 _QUANTUM = Decimal(1).scaleb(-Money.SCALE)
 BATCH = "sync_batch"
@@ -52,17 +67,23 @@ def is_sqlite(connection: AsyncConnection) -> bool:
     return connection.dialect.name == "sqlite"
 
 
+def _json(value: dict[str, Any] | list[dict[str, Any]], empty: str) -> str:
+    if not value:
+        return empty
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def _data_json(record: ProductRecord) -> str:
-    if not record.data:
-        return "{}"
-    return json.dumps(record.data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _json(record.data, "{}")
 
 
 def _money(value: Decimal | None) -> Decimal | None:
     return value.quantize(_QUANTUM) if value is not None else None
 
 
-def content_hash(record: ProductRecord, data: str | None = None) -> str:
+def content_hash(
+    record: ProductRecord, data: str | None = None, variants: str | None = None
+) -> str:
     """A digest of everything a run would write: equal digests mean nothing to update."""
     values = (
         record.external_id,
@@ -78,6 +99,9 @@ def content_hash(record: ProductRecord, data: str | None = None) -> str:
         record.url,
         record.image_url,
         _data_json(record) if data is None else data,
+        _money(record.max_price),
+        _json(record.variants, "[]") if variants is None else variants,
+        record.visible_to_shoppers,
     )
     text = "\x1f".join("" if value is None else str(value) for value in values)
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
@@ -85,12 +109,15 @@ def content_hash(record: ProductRecord, data: str | None = None) -> str:
 
 def staged_row(row: int, record: ProductRecord, *, sqlite: bool) -> StagedRow:
     """The row as the staging table stores it, with its content hash."""
-    data = _data_json(record)
-    price, compare_at = _money(record.price), _money(record.compare_at_price)
+    data, variants = _data_json(record), _json(record.variants, "[]")
+    prices: list[Any] = [_money(record.price), _money(record.compare_at_price)]
+    prices.append(_money(record.max_price))
+    visible: Any = record.visible_to_shoppers
     if sqlite:
         # SQLite keeps prices as integer ten-thousandths (see app.db.models.Money).
-        price = int(price * _SCALE)  # type: ignore[assignment,operator]
-        compare_at = int(compare_at * _SCALE) if compare_at is not None else None  # type: ignore[assignment]
+        prices = [int(price * _SCALE) if price is not None else None for price in prices]
+        visible = int(visible)
+    price, compare_at, max_price = prices
     return (
         row,
         new_id("prd"),
@@ -107,7 +134,10 @@ def staged_row(row: int, record: ProductRecord, *, sqlite: bool) -> StagedRow:
         record.url,
         record.image_url,
         data,
-        content_hash(record, data),
+        max_price,
+        variants,
+        visible,
+        content_hash(record, data, variants),
     )
 
 

@@ -9,7 +9,8 @@ no database connection is held while the model thinks.
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +28,7 @@ from app.services.chat.answers import (
 )
 from app.services.chat.answers.extractive import pieces
 from app.services.chat.answers.openai import HISTORY_MESSAGES
+from app.services.chat.cards import product_cards
 from app.services.chat.hints import parse_hints
 from app.services.chat.retrieval import retrieve
 from app.services.chat.sessions import (
@@ -51,6 +53,7 @@ class Turn:
     request: AnswerRequest
     started: float  # time.perf_counter() when the message arrived
     reply: ChatMessage | None = None  # stored already (extractive answers)
+    cards: list[dict[str, Any]] = field(default_factory=list)  # the reply's product cards
 
 
 async def ask(
@@ -78,6 +81,7 @@ async def ask(
             history = await recent_history(session, chat.id, count=HISTORY_MESSAGES)
         hints = parse_hints(content, vocabulary)
         retrieval = await retrieve(session, merchant_id, hints)
+        cards = await product_cards(session, merchant_id, retrieval.products)
         request = AnswerRequest(
             question=content,
             retrieval=retrieval,
@@ -91,7 +95,7 @@ async def ask(
         )
         stored = None
         if offline:
-            turn = Turn(chat, question, request, started)
+            turn = Turn(chat, question, request, started, cards=cards)
             stored = await _reply_message(turn=turn, final=await answer(provider, request))
             add_messages(session, question, stored)
         else:
@@ -100,7 +104,7 @@ async def ask(
         # shopper has seen the reply by then); in exchange no reply waits for a WAL flush.
         await relax_durability(session)
         await session.commit()
-    return Turn(chat, question, request, started, stored)
+    return Turn(chat, question, request, started, stored, cards)
 
 
 async def reply(
@@ -137,7 +141,7 @@ async def _reply_message(*, turn: Turn, final: Answer) -> ChatMessage:
         message_id=await next_message_id(turn.question.id),
         role="assistant",
         content=final.text,
-        products=[product.card() for product in turn.request.retrieval.products],
+        products=turn.cards,
         provider=final.provider,
         fallback=final.fallback,
         latency_ms=round((time.perf_counter() - turn.started) * 1000, 2),

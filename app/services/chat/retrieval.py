@@ -202,7 +202,10 @@ def _any_filter(filters: _Filters) -> bool:
 
 
 def _conditions(merchant_id: str, filters: _Filters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Product.merchant_id == merchant_id]
+    conditions: list[ColumnElement[bool]] = [
+        Product.merchant_id == merchant_id,
+        Product.visible_to_shoppers.is_(True),  # hidden or unpublished: the merchant's only
+    ]
     if filters.price_min is not None:
         conditions.append(Product.price >= filters.price_min)
     if filters.price_max is not None:

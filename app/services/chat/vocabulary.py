@@ -170,7 +170,7 @@ async def load_vocabulary(session: AsyncSession, merchant_id: str) -> Vocabulary
     rows = (
         await session.execute(
             select(Product.brand, Product.category, func.count())
-            .where(Product.merchant_id == merchant_id)
+            .where(Product.merchant_id == merchant_id, Product.visible_to_shoppers.is_(True))
             .group_by(Product.brand, Product.category)
             .limit(MAX_ROWS)
         )

@@ -8,6 +8,7 @@ import csv
 import itertools
 from collections.abc import Iterator, Mapping
 
+from app.services.catalog.grouping import group_variants
 from app.services.catalog.mapping import plan_columns
 from app.services.catalog.records import RawProduct, RowError, Values
 from app.services.catalog.source import MAX_LINE, FileError, OpenedFile
@@ -80,6 +81,9 @@ class DelimitedParser:
         self.key_column = "id"
 
     def __iter__(self) -> Iterator[RawProduct]:
+        return group_variants(self._rows)
+
+    def _rows(self) -> Iterator[RawProduct]:
         headers, records = read_rows(self.opened, self.delimiter)
         plan = plan_columns(headers, self.field_mapping)
         missing = [text for field, text in _REQUIRED.items() if not plan.has(field)]

@@ -11,6 +11,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from app.services.catalog.grouping import group_variants
 from app.services.catalog.mapping import plan_keys
 from app.services.catalog.records import RawProduct
 from app.services.catalog.source import FileError, OpenedFile
@@ -54,6 +55,9 @@ class GmcXmlParser:
         self.key_column = "g:id"
 
     def __iter__(self) -> Iterator[RawProduct]:
+        return group_variants(self._items)
+
+    def _items(self) -> Iterator[RawProduct]:
         stack: list[Element] = []
         row = 0
         try:

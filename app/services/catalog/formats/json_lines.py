@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TextIO
 
+from app.services.catalog.grouping import group_variants
 from app.services.catalog.mapping import plan_keys
 from app.services.catalog.records import RawProduct, RawVariant, RowError
 from app.services.catalog.source import MAX_LINE, FileError, OpenedFile
@@ -19,15 +20,19 @@ _CHUNK = 64 * 1024
 _WHITESPACE = " \t\r\n"
 _VARIANT_KEYS = {
     "id": ("sku", "id"),
+    "sku": ("sku",),
     "title": ("title", "name"),
     "price": ("price", "regular_price"),
-    "salePrice": ("sale_price",),
+    "salePrice": ("sale_price", "salePrice"),
     "compareAtPrice": ("compare_at_price", "compareAtPrice"),
     "quantity": ("inventory_quantity", "quantity", "stock", "stock_quantity"),
     "availability": ("availability", "available", "stock_status"),
     "gtin": ("barcode", "gtin"),
+    "url": ("url", "link"),
     "imageUrl": ("image_url", "imageUrl", "image"),
 }
+# Shopify's statuses and WordPress's: products the shop does not show.
+_HIDDEN_STATUS = {"draft", "archived", "private", "pending"}
 
 
 def _reject_constant(name: str) -> None:
@@ -60,6 +65,8 @@ def object_to_raw(obj: Any, row: int, field_mapping: Mapping[str, str | None]) -
     if isinstance(categories, list) and categories:
         first = categories[0]
         flat["categories"] = first.get("name") if isinstance(first, dict) else first
+    visible = _visible(flat)
+    options = flat.pop("options") if isinstance(flat.get("options"), dict) else {}
     mapping = tuple(field_mapping.items())
     keys = tuple(key for key in flat if isinstance(key, str))
     plan = plan_keys(keys, mapping)
@@ -69,6 +76,8 @@ def object_to_raw(obj: Any, row: int, field_mapping: Mapping[str, str | None]) -
         values=plan.values(cells),
         attributes=plan.attributes_of(cells),
         source_id=source_id,
+        visible=visible,
+        options={str(k): str(v) for k, v in options.items() if v not in (None, "")},
     )
     if isinstance(images, list):
         raw.images = [
@@ -81,6 +90,18 @@ def object_to_raw(obj: Any, row: int, field_mapping: Mapping[str, str | None]) -
         if bad:
             raw.errors.append(RowError(row, "variants", "each variant must be an object"))
     return raw
+
+
+def _visible(flat: dict[str, Any]) -> bool:
+    """`status: draft` (Shopify, WordPress), `published: false` or `visible: false` hide a
+    product from shoppers; the keys are consumed, not kept as attributes."""
+    status = flat.pop("status", None)
+    published, visible = flat.pop("published", True), flat.pop("visible", True)
+    return not (
+        (isinstance(status, str) and status.strip().lower() in _HIDDEN_STATUS)
+        or published in (False, 0, "false", "0")
+        or visible in (False, 0, "false", "0")
+    )
 
 
 def _option_names(obj: dict[str, Any]) -> list[str]:
@@ -109,7 +130,12 @@ def _variant(item: Any, row: int, option_names: list[str]) -> RawVariant:
     image = values.get("imageUrl")
     if image and isinstance(image[1], dict):
         values["imageUrl"] = (image[0], image[1].get("src"))
-    options = {}
+    named = item.get("options")
+    options = (
+        {str(name): str(value) for name, value in named.items() if value not in (None, "")}
+        if isinstance(named, dict)
+        else {}
+    )
     for number in (1, 2, 3):
         value = item.get(f"option{number}")
         name = option_names[number - 1] if number <= len(option_names) else f"Option {number}"
@@ -188,6 +214,9 @@ class JsonParser:
         self.key_column = "id"
 
     def __iter__(self) -> Iterator[RawProduct]:
+        return group_variants(self._products)
+
+    def _products(self) -> Iterator[RawProduct]:
         try:
             scanner = _Scanner(self.opened.text())
             first = scanner.peek()
@@ -244,6 +273,9 @@ class NdjsonParser:
         self.key_column = "id"
 
     def __iter__(self) -> Iterator[RawProduct]:
+        return group_variants(self._products)
+
+    def _products(self) -> Iterator[RawProduct]:
         for row, line in enumerate(self.opened.lines(), start=1):
             if not line.strip():
                 continue

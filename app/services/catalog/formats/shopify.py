@@ -3,7 +3,7 @@
 Rows are grouped by `Handle`: the first row of a handle carries the product (title, body,
 vendor, option names) and its first variant; the following rows add variants (option values,
 SKU, price) and images. A product is keyed by its handle, as Shopify's URLs and webhooks are.
-Drafts and archived products are not shop content and are skipped.
+Drafts, archived and unpublished products are imported but kept from shoppers.
 """
 
 from collections.abc import Iterator
@@ -36,17 +36,16 @@ class ShopifyParser:
         headers, records = read_rows(self.opened, ",")
         cell = NamedCells(headers)
         current: RawProduct | None = None
-        hidden = False
         option_names: list[str] = []
         for row, cells in records:
             cell.cells = cells
             handle = cell("handle")
             if current is None or handle != current.values["id"][1]:
-                if current is not None and not hidden:
+                if current is not None:
                     yield current
                 current = _product(row, cell)
-                hidden = cell("status").lower() in _HIDDEN_STATUS or (
-                    cell("published").lower() == "false"
+                current.visible = cell("status").lower() not in _HIDDEN_STATUS and (
+                    cell("published").lower() != "false"
                 )
                 option_names = [cell(f"option{n} name") for n in (1, 2, 3)]
             error = ragged(row, cells, len(headers))
@@ -56,7 +55,7 @@ class ShopifyParser:
                 current.variants.append(_variant(row, cell, option_names))
             if cell("image src"):
                 current.images.append(cell("image src"))
-        if current is not None and not hidden:
+        if current is not None:
             yield current
 
 
@@ -71,6 +70,8 @@ def _product(row: int, cell: NamedCells) -> RawProduct:
 
 def _variant(row: int, cell: NamedCells, option_names: list[str]) -> RawVariant:
     values = cell.pick(_VARIANT)
+    if "id" in values:
+        values["sku"] = values["id"]
     quantity = cell("variant inventory qty")
     qty_column = cell.named("variant inventory qty")
     if quantity:

@@ -1,17 +1,18 @@
 """WooCommerce's product export CSV (Products → Export).
 
-Simple and external products are one row each. A variable product's row is followed by its
-variation rows (that is how WooCommerce's exporter writes them, parent first): they become the
-product's variants. A variation whose parent is not the row before its siblings becomes a
-product of its own, grouped by its parent. Drafts, private products and grouped products
-(collections without a price) are skipped.
+Simple, external and downloadable/virtual products are one row each. A `variable` product is
+one row without a price, and each of its `variation` rows names it in `Parent` (its SKU, or
+`id:<ID>`): grouping makes them one product whose variants are the variations (their attributes
+are the options), priced from them; the rows need not be together. `grouped` products are
+skipped: a page listing other products, which are in the export (and the catalog) themselves.
+Drafts, private products and `Visibility in catalog: hidden` are kept from shoppers.
 """
 
-from collections import OrderedDict
 from collections.abc import Iterator
 
 from app.services.catalog.formats.delimited import NamedCells, ragged, read_rows
-from app.services.catalog.records import RawProduct, RawVariant, Values
+from app.services.catalog.grouping import group_variants
+from app.services.catalog.records import RawProduct, Values
 from app.services.catalog.source import OpenedFile
 
 SIGNATURE = {"type", "sku", "regular price"}
@@ -25,8 +26,9 @@ _FIELDS = {
     "url": "external url",
     "brand": "brands",
 }
-_INHERITED = ("description", "brand", "category", "tags")
-_REMEMBERED_PARENTS = 1000
+# `Published`: 1 published, 0 draft, -1 private (and WordPress's own status names, which some
+# plugins write). Blank counts as published: the column is optional.
+_UNPUBLISHED = {"0", "-1", "draft", "private", "pending", "future", "trash"}
 
 
 class WooCommerceParser:
@@ -35,50 +37,32 @@ class WooCommerceParser:
         self.key_column = "SKU"
 
     def __iter__(self) -> Iterator[RawProduct]:
+        return group_variants(self._rows)
+
+    def _rows(self) -> Iterator[RawProduct]:
         headers, records = read_rows(self.opened, ",")
         cell = NamedCells(headers)
-        pending: RawProduct | None = None  # a variable product collecting its variations
-        pending_refs: set[str] = set()
-        # Recent variable products, for orphan variations to inherit their description from.
-        parents: OrderedDict[str, RawProduct] = OrderedDict()
         for row, cells in records:
             cell.cells = cells
             kind = cell("type").split(",")[0].strip().lower()
-            if kind == "grouped" or cell("published") in {"0", "-1"}:
+            if kind == "grouped":
                 continue
             product = _product(row, cell)
             error = ragged(row, cells, len(headers))
             if error:
                 product.errors.append(error)
+            # `search` (shown in search results only) stays: a shopper's question is a search.
+            product.visible = cell("published").lower() not in _UNPUBLISHED and (
+                cell("visibility in catalog").lower() != "hidden"
+            )
             if kind == "variation":
-                parent_ref = cell("parent")
-                if pending is not None and parent_ref in pending_refs:
-                    pending.variants.append(_variant(product))
-                    pending.errors.extend(product.errors)
-                    continue
-                parent = parents.get(parent_ref)
-                for field in _INHERITED:
-                    if parent is not None and field in parent.values:
-                        product.values.setdefault(field, parent.values[field])
-                if parent_ref:
-                    product.values.setdefault("groupId", (cell.named("parent"), parent_ref))
-                yield product
-                continue
-            if pending is not None:
-                yield pending
-                pending = None
-            if kind == "variable":
-                pending = product
-                pending_refs = {ref for ref in (cell("sku"), f"id:{cell('id')}") if ref}
-                for ref in pending_refs:
-                    parents[ref] = product
-                    parents.move_to_end(ref)
-                while len(parents) > _REMEMBERED_PARENTS:
-                    parents.popitem(last=False)
-                continue
+                product.values["groupId"] = (cell.named("parent"), cell("parent"))
+                product.options, product.attributes = product.attributes, {}
+            elif kind == "variable":
+                product.parent_of = tuple(
+                    ref for ref in (cell("sku"), f"id:{cell('id')}" if cell("id") else "") if ref
+                )
             yield product
-        if pending is not None:
-            yield pending
 
 
 def _product(row: int, cell: NamedCells) -> RawProduct:
@@ -86,6 +70,8 @@ def _product(row: int, cell: NamedCells) -> RawProduct:
     values: Values = {}
     if sku or woo_id:
         values["id"] = (cell.named("sku" if sku else "id"), sku or f"id:{woo_id}")
+    if sku:
+        values["sku"] = (cell.named("sku"), sku)
     values.update(cell.pick(_FIELDS))
     if "description" not in values and cell("short description"):
         values["description"] = (cell.named("short description"), cell("short description"))
@@ -109,14 +95,10 @@ def _product(row: int, cell: NamedCells) -> RawProduct:
         if not name:
             break
         attributes[name] = cell(f"attribute {number} value(s)")
+    if cell("button text"):
+        # External products: the shop's label for its link to the seller ("Buy on ...").
+        attributes[cell.named("button text")] = cell("button text")
     images = [url.strip() for url in cell("images").split(",") if url.strip()]
     return RawProduct(
         row=row, values=values, images=images, attributes=attributes, source_id=woo_id or None
     )
-
-
-def _variant(variation: RawProduct) -> RawVariant:
-    values = dict(variation.values)
-    if variation.images:
-        values["imageUrl"] = ("Images", variation.images[0])
-    return RawVariant(row=variation.row, values=values, options=variation.attributes)
