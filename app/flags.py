@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args, get_type_hints
 
+from app.logs import LogFields
+
 log = logging.getLogger(__name__)
 
 CorsMode = Literal["enforce", "report-only"]
@@ -29,6 +31,9 @@ class Flags:
     # seed's "revert CORS" lever, pulled without a deploy.
     cors_mode: CorsMode = "enforce"
     legacy_sessions_endpoint: bool = True
+    # Off: no X-RateLimit-*/RateLimit* headers (limits still apply, a 429 keeps Retry-After),
+    # the lever should clients choke on the headers.
+    rate_limit_headers: bool = True
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "Flags":
@@ -173,6 +178,6 @@ class FlagStore:
             except (OSError, ValueError, TimeoutError) as exc:
                 log.error(
                     "feature flags unreadable; keeping previous values",
-                    extra={"error": str(exc)},
+                    extra=LogFields(error=str(exc)),
                 )
         return self._flags

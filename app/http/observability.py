@@ -15,7 +15,7 @@ from app.http.envelope import error_response
 from app.http.errors import ApiError, ErrorCode
 from app.http.headers import header_list
 from app.ids import new_request_id
-from app.logs import request_id_var
+from app.logs import LogFields, request_id_var
 from app.metrics import HTTP_TRAFFIC
 
 log = logging.getLogger("app.access")
@@ -67,7 +67,7 @@ class ObservabilityMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception("unhandled error", extra={"path": scope["path"]})
+            log.exception("unhandled error", extra=LogFields(path=scope["path"]))
             if response_started:
                 raise
             response = error_response(
@@ -82,12 +82,12 @@ class ObservabilityMiddleware:
             if log.isEnabledFor(logging.INFO):
                 log.info(
                     "request",
-                    extra={
-                        "method": method,
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "durationMs": round(elapsed * 1000, 2),
-                    },
+                    extra=LogFields(
+                        method=method,
+                        path=scope["path"],
+                        route=route,
+                        status=status,
+                        durationMs=round(elapsed * 1000, 2),
+                    ),
                 )
             request_id_var.reset(token)
