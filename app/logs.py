@@ -43,6 +43,7 @@ class LogFields(TypedDict, total=False):
     elapsedMs: float
     afterSeconds: float
     provider: str
+    widgetVersion: str | None
     sessionId: str
     job: str
     jobs: list[str]
@@ -50,7 +51,12 @@ class LogFields(TypedDict, total=False):
 
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged as a field.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn's `color_message` repeats the message with terminal colours.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
