@@ -7,6 +7,7 @@ processes published to moto server. A renamed log field, message or metric, or a
 to read something the app does not write, fails here.
 """
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,6 +133,20 @@ def test_a_refused_origin_is_info_with_merchant_and_key_prefix(emitted) -> None:
     assert line["audience"] == "widget"
     assert line["merchantId"] == emitted.merchant_id
     assert line["keyPrefix"].startswith("pk_live_") and len(line["keyPrefix"]) == 14
+
+
+def test_every_log_call_in_the_app_names_its_fields_through_the_contract() -> None:
+    # A dict literal would type-check with any key; LogFields(...) does not.
+    app = Path(__file__).resolve().parents[2] / "app"
+    loose = [
+        f"{path.relative_to(app.parent)}:{number}"
+        for path in app.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        # (pydantic's `extra="forbid"` is a string; comments are not calls)
+        if re.search(r"\bextra=(?!LogFields\(|_fields\(|\")", line.split("#")[0])
+    ]
+
+    assert loose == []
 
 
 # --- the runbooks against it ----------------------------------------------------------------
