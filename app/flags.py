@@ -163,6 +163,13 @@ class FlagStore:
         self._flags = Flags()
         self._read_at: float | None = None
 
+    def fresh(self) -> Flags | None:
+        """The cached flags while they are within the TTL, else None: the request path reads
+        them without a coroutine (`fresh() or await current()`)."""
+        if self._read_at is not None and time.monotonic() - self._read_at < self.ttl:
+            return self._flags
+        return None
+
     async def current(self) -> Flags:
         now = time.monotonic()
         if self._read_at is None or now - self._read_at >= self.ttl:
