@@ -93,7 +93,9 @@ def test_every_line_is_json_with_only_contract_fields(emitted: Emitted) -> None:
             assert set(line) <= CONTRACT, (group, set(line) - CONTRACT)
 
 
-def test_a_failed_sync_run_is_a_warning_with_merchant_and_run_in_api_and_worker(emitted) -> None:
+def test_a_failed_sync_run_is_a_warning_with_merchant_and_run_in_api_and_worker(
+    emitted: Emitted,
+) -> None:
     for group, source in (("api", "upload"), ("worker", "feed")):
         (line,) = [
             line
@@ -107,7 +109,9 @@ def test_a_failed_sync_run_is_a_warning_with_merchant_and_run_in_api_and_worker(
     assert not [line for line in emitted.lines["api"] if line["message"] == "sync run finished"]
 
 
-def test_a_failed_webhook_attempt_is_a_warning_with_merchant_endpoint_and_status(emitted) -> None:
+def test_a_failed_webhook_attempt_is_a_warning_with_merchant_endpoint_and_status(
+    emitted: Emitted,
+) -> None:
     failed = [
         line for line in emitted.lines["worker"] if line["message"] == "webhook delivery failed"
     ]
@@ -125,7 +129,7 @@ def test_a_failed_webhook_attempt_is_a_warning_with_merchant_endpoint_and_status
     assert first["requestId"] == upload["requestId"]
 
 
-def test_a_refused_origin_is_info_with_merchant_and_key_prefix(emitted) -> None:
+def test_a_refused_origin_is_info_with_merchant_and_key_prefix(emitted: Emitted) -> None:
     (line,) = [line for line in emitted.lines["api"] if line["message"] == "cors origin rejected"]
 
     assert line["level"] == "info"
@@ -158,7 +162,7 @@ def test_the_runbooks_hold_queries_of_every_kind() -> None:
 
 
 @pytest.mark.parametrize("block", INSIGHTS, ids=_id)
-def test_logs_insights_query_finds_the_lines_of_its_fault(block: Block, emitted) -> None:
+def test_logs_insights_query_finds_the_lines_of_its_fault(block: Block, emitted: Emitted) -> None:
     query = parse_insights(block.text)
     assert query.named <= CONTRACT, f"not fields of the contract: {query.named - CONTRACT}"
     matching = []
@@ -174,7 +178,9 @@ def test_logs_insights_query_finds_the_lines_of_its_fault(block: Block, emitted)
 
 
 @pytest.mark.parametrize(("block", "argv"), _commands(TAILS))
-def test_log_tail_filter_pattern_finds_the_lines_of_its_fault(block, argv, emitted) -> None:
+def test_log_tail_filter_pattern_finds_the_lines_of_its_fault(
+    block: Block, argv: list[str], emitted: Emitted
+) -> None:
     (group,) = [group for group in ("api", "worker") if f"/ragassist/prod/{group}" in argv[3]]
     pattern = parse_filter_pattern(argv[argv.index("--filter-pattern") + 1])
 
@@ -201,7 +207,7 @@ def _declared() -> set[str]:
 
 
 @pytest.mark.parametrize("block", PROMQL, ids=_id)
-def test_promql_selects_series_the_app_exports(block: Block, emitted) -> None:
+def test_promql_selects_series_the_app_exports(block: Block, emitted: Emitted) -> None:
     selectors, grouped = promql_selectors(block.text)
     scraped = _scraped(emitted)
 
@@ -225,7 +231,7 @@ def test_promql_selects_series_the_app_exports(block: Block, emitted) -> None:
 
 @pytest.mark.parametrize(("block", "argv"), _commands(METRIC_READS))
 def test_cloudwatch_metric_command_reads_what_the_processes_published(
-    block, argv, emitted, moto_url
+    block: Block, argv: list[str], emitted: Emitted, moto_url: str
 ) -> None:
     options = _options(argv[3:])
     dimensions = [
