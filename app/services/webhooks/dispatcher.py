@@ -214,13 +214,14 @@ class Dispatcher:
             await session.commit()
         for delivery, outcome in recorded:
             # Tests are diagnostics and stay out of the delivery-rate metric and its alert.
-            if outcome.sent and delivery.trigger != "test":
+            counted = outcome.sent and delivery.trigger != "test"
+            if counted:
                 WEBHOOK_DELIVERIES.labels("delivered" if outcome.succeeded else "failed").inc()
             if not outcome.succeeded:
-                # What WebhookFailureRate counts; its runbook groups these lines by merchant
-                # and endpoint. A merchant's own test sends are diagnostics, not incidents.
+                # A warning exactly when WebhookFailureRate counts a failure: its runbook groups
+                # these lines by merchant and endpoint.
                 log.log(
-                    logging.INFO if delivery.trigger == "test" else logging.WARNING,
+                    logging.WARNING if counted else logging.INFO,
                     "webhook delivery failed",
                     extra=LogFields(
                         **_fields(delivery),
