@@ -5,6 +5,7 @@ for a histogram, one observation (a load time). Windows end at `at` and reach ba
 seconds each, newest last; a window holds the samples with `end - window < t <= end`. Its value
 follows the alarm's metric math (below the minimum volume it is 0), and M of N windows above the
 threshold make an ALARM, with windows without any data counted per the rule's missing-data policy.
+An SLO rule has two windows ending at `at`, its long and its short one, and needs both.
 """
 
 from __future__ import annotations
@@ -51,14 +52,20 @@ def evaluate(
 
 
 def datapoints(rule: Rule, samples: Iterable[Sample], at: float) -> list[float | None]:
-    """The value of each of the rule's N windows ending at `at`, oldest first; None = no data."""
+    """The value of each of the rule's N windows ending at `at`, oldest first; None = no data.
+    For an SLO rule: its long window's value, then its short window's."""
     samples = [sample for sample in samples if sample.metric == rule.expression.metric]
-    points = []
-    for k in reversed(range(rule.evaluation_periods)):
-        end = at - k * rule.window_seconds
-        window = [sample for sample in samples if end - rule.window_seconds < sample.at <= end]
-        points.append(_value(rule, window))
-    return points
+    if rule.slo is not None:
+        spans = [(at, rule.window_seconds), (at, rule.slo.short_window_seconds)]
+    else:
+        spans = [
+            (at - k * rule.window_seconds, rule.window_seconds)
+            for k in reversed(range(rule.evaluation_periods))
+        ]
+    return [
+        _value(rule, [sample for sample in samples if end - span < sample.at <= end])
+        for end, span in spans
+    ]
 
 
 def decide(rule: Rule, points: list[float | None], previous: State = State.OK) -> State:
@@ -71,7 +78,8 @@ def decide(rule: Rule, points: list[float | None], previous: State = State.OK) -
         return previous
     elif missing == len(points) and policy is MissingData.MISSING:
         return State.INSUFFICIENT_DATA
-    return State.ALARM if breaching >= rule.datapoints_to_alarm else State.OK
+    needed = len(points) if rule.slo is not None else rule.datapoints_to_alarm
+    return State.ALARM if breaching >= needed else State.OK
 
 
 def _value(rule: Rule, window: list[Sample]) -> float | None:

@@ -23,6 +23,8 @@ __all__ = [
     "RuleError",
     "RuleSet",
     "Severity",
+    "Slo",
+    "duration",
     "load_rules",
 ]
 
@@ -88,6 +90,25 @@ class CloudWatchSource:
 
 
 @dataclass(frozen=True, slots=True)
+class Slo:
+    """A success objective, alerted on by its burn rate over a long and a short window.
+
+    The error budget is `1 - objective`; a burn rate of 2 spends it twice as fast as the
+    objective allows. The rule fires when the failure ratio is above `burn_rate * budget` over
+    both the rule's window (the spend is real) and `short_window_seconds` (it is still going
+    on, so the alert clears soon after the fault does).
+    """
+
+    objective: float
+    burn_rate: float
+    short_window_seconds: int
+
+    @property
+    def threshold(self) -> float:
+        return round(self.burn_rate * (1 - self.objective), 9)
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     name: str
     severity: Severity
@@ -101,6 +122,7 @@ class Rule:
     missing_data: MissingData
     runbook: str
     cloudwatch: CloudWatchSource | None = None
+    slo: Slo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +170,13 @@ def _rule(raw: Any, index: int) -> Rule:
     alarm, of = field.datapoints()
     if window * of > _MAX_RANGE_SECONDS:
         raise RuleError(f"rule {name}: window x N must not exceed one day")
-    threshold = field.number("threshold", example="0.05", minimum=0.0)
+    slo = field.slo(window)
+    if slo and (not isinstance(expression, Ratio) or "threshold" in raw or (alarm, of) != (1, 1)):
+        raise RuleError(
+            f"rule {name}: field slo: only for ratio rules, with `datapoints: 1 of 1` and no "
+            "threshold (it is burn_rate x (1 - objective))"
+        )
+    threshold = slo.threshold if slo else field.number("threshold", example="0.05", minimum=0.0)
     if isinstance(expression, Ratio) and threshold >= 1:
         raise RuleError(f"rule {name}: field threshold: a ratio threshold is below 1, e.g. 0.05")
     # A ratio needs at least one event in the denominator; that is also its divide-by-zero guard.
@@ -177,7 +205,17 @@ def _rule(raw: Any, index: int) -> Rule:
         missing_data=field.choice("missing_data", MissingData),
         runbook=runbook,
         cloudwatch=cloudwatch,
+        slo=slo,
     )
+
+
+def duration(seconds: int) -> str:
+    """A window as rules.yaml writes it (and Prometheus reads it): 5m, 1h."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
 
 
 class _Fields:
@@ -210,13 +248,36 @@ class _Fields:
             choices = " | ".join(member.value for member in enum)
             raise self.fail(key, f"expected one of {choices}") from None
 
-    def window(self) -> int:
-        match = _WINDOW.match(str(self.raw.get("window", "")))
+    def window(self, key: str = "window", value: Any = None) -> int:
+        match = _WINDOW.match(str(self.raw.get(key, "") if value is None else value))
         seconds = int(match[1]) * _UNIT_SECONDS[match[2]] if match else 0
         # CloudWatch periods above a minute must be whole minutes.
         if seconds < 60 or seconds % 60:
-            raise self.fail("window", "expected whole minutes like 5m or 1h")
+            raise self.fail(key, "expected whole minutes like 5m or 1h")
         return seconds
+
+    def slo(self, window: int) -> Slo | None:
+        body = self.raw.get("slo")
+        if body is None:
+            return None
+        example = "expected {objective: 0.95, burn_rate: 2, short_window: 30m}"
+        if not isinstance(body, dict) or set(body) != {"objective", "burn_rate", "short_window"}:
+            raise self.fail("slo", example)
+        objective, burn_rate = body["objective"], body["burn_rate"]
+        numbers = all(
+            isinstance(value, int | float) and not isinstance(value, bool)
+            for value in (objective, burn_rate)
+        )
+        if not numbers or not 0 < objective < 1 or burn_rate <= 0:
+            raise self.fail("slo", f"{example}, with 0 < objective < 1 and burn_rate > 0")
+        if burn_rate * (1 - objective) >= 1:
+            raise self.fail("slo", "burn_rate x (1 - objective) must be a ratio below 1")
+        short = self.window("slo.short_window", body["short_window"])
+        if short >= window:
+            raise self.fail("slo", "short_window must be shorter than the rule's window")
+        return Slo(
+            objective=float(objective), burn_rate=float(burn_rate), short_window_seconds=short
+        )
 
     def datapoints(self) -> tuple[int, int]:
         match = _DATAPOINTS.match(str(self.raw.get("datapoints", "")))

@@ -82,6 +82,7 @@ PUBLISHED_METRICS: tuple[PublishedMetric, ...] = (
     PublishedMetric("webhook_deliveries_total", "WebhookDeliveries", ("status",)),
     PublishedMetric("deprecated_calls_total", "DeprecatedCalls"),
     PublishedMetric("widget_load_seconds", "WidgetLoadTime", unit="Seconds"),
+    PublishedMetric("http_request_duration_seconds", "ApiLatency", unit="Seconds"),
 )
 _BY_SERIES = {metric.series: metric for metric in PUBLISHED_METRICS}
 
@@ -223,7 +224,8 @@ class CloudWatchPublisher:
         return data
 
     def _histogram_data(self, family: Any, now: datetime) -> list[_Datum]:
-        """One datum with the load times as Values/Counts, so CloudWatch can compute percentiles.
+        """One datum with the durations as Values/Counts, so CloudWatch can compute percentiles
+        (summed over all labels: the dashboard's API p95 is over every route).
 
         Each observation is sent as its bucket's upper bound (the +Inf bucket as the largest
         finite bound, as Prometheus' histogram_quantile does), so "p95 > 2 s" holds exactly when

@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args, get_type_hints
 
+from app.logs import LogFields
+
 log = logging.getLogger(__name__)
 
 CorsMode = Literal["enforce", "report-only"]
@@ -29,6 +31,9 @@ class Flags:
     # seed's "revert CORS" lever, pulled without a deploy.
     cors_mode: CorsMode = "enforce"
     legacy_sessions_endpoint: bool = True
+    # Off: no X-RateLimit-*/RateLimit* headers (limits still apply, a 429 keeps Retry-After),
+    # the lever should clients choke on the headers.
+    rate_limit_headers: bool = True
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "Flags":
@@ -158,6 +163,13 @@ class FlagStore:
         self._flags = Flags()
         self._read_at: float | None = None
 
+    def fresh(self) -> Flags | None:
+        """The cached flags while they are within the TTL, else None: the request path reads
+        them without a coroutine (`fresh() or await current()`)."""
+        if self._read_at is not None and time.monotonic() - self._read_at < self.ttl:
+            return self._flags
+        return None
+
     async def current(self) -> Flags:
         now = time.monotonic()
         if self._read_at is None or now - self._read_at >= self.ttl:
@@ -173,6 +185,6 @@ class FlagStore:
             except (OSError, ValueError, TimeoutError) as exc:
                 log.error(
                     "feature flags unreadable; keeping previous values",
-                    extra={"error": str(exc)},
+                    extra=LogFields(error=str(exc)),
                 )
         return self._flags

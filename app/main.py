@@ -88,7 +88,7 @@ def create_app(
         ],
         middleware=[
             Middleware(ObservabilityMiddleware),
-            Middleware(CorsMiddleware, platform=platform),
+            Middleware(CorsMiddleware, platform=platform, endpoints=endpoints),
         ],
         exception_handlers={HTTPException: _http_exception},
         lifespan=lifespan,

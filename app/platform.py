@@ -14,6 +14,7 @@ from app.db.engine import create_engine, session_factory
 from app.flags import FlagStore, source_from_setting
 from app.http.auth import KeyResolver
 from app.http.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from app.logs import LogFields
 from app.services.domains import get_domains
 from app.settings import Settings
 
@@ -111,7 +112,7 @@ class Platform:
                 await session.execute(text("SELECT 1"))
             checks["database"] = "ok"
         except Exception as exc:
-            log.warning("readiness: database unreachable", extra={"error": str(exc)})
+            log.warning("readiness: database unreachable", extra=LogFields(error=str(exc)))
             checks["database"] = "error"
         if self._redis is None:
             checks["redis"] = "not configured"
@@ -120,6 +121,6 @@ class Platform:
                 await self._redis.ping()
                 checks["redis"] = "ok"
             except Exception as exc:
-                log.warning("readiness: redis unreachable", extra={"error": str(exc)})
+                log.warning("readiness: redis unreachable", extra=LogFields(error=str(exc)))
                 checks["redis"] = "error"
         return checks

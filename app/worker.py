@@ -12,6 +12,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 
+from app.logs import LogFields
 from app.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,11 @@ class Worker:
                 done += await job(self.platform)
             except Exception:
                 # One failing job must not starve the others; it is retried next round.
-                log.exception("worker job failed", extra={"job": job.__qualname__})
+                log.exception("worker job failed", extra=LogFields(job=job.__qualname__))
         return done
 
     async def run(self) -> None:
-        log.info("worker started", extra={"jobs": [job.__qualname__ for job in self.jobs]})
+        log.info("worker started", extra=LogFields(jobs=[job.__qualname__ for job in self.jobs]))
         while not self.stopping.is_set():
             if await self.run_once() == 0:
                 with contextlib.suppress(TimeoutError):

@@ -2,6 +2,9 @@
 
 One topic per severity, so `page` can reach the on-call rotation while `ticket` goes to the
 team's queue. Alarms notify on ALARM and on OK, so whoever was paged also hears the all-clear.
+An SLO rule is a composite alarm over one silent alarm per window. The dashboard shows every
+alarm, plus what runbooks/deploy.md says to watch after a deploy that no alarm draws: the API's
+p95 latency and the webhook delivery success rate against its objective.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from alerts.cloudwatch import AlarmSpec, alarm_specs
+from alerts.cloudwatch import (
+    AlarmSpec,
+    CompositeSpec,
+    alarm_specs,
+    composite_specs,
+    dashboard_metric,
+)
 from alerts.rules import RuleSet, Severity
 
 
@@ -31,6 +40,8 @@ class AlarmsArgs:
 class Alarms(pulumi.ComponentResource):
     topics: dict[Severity, aws.sns.Topic]
     alarms: list[aws.cloudwatch.MetricAlarm]
+    composites: list[aws.cloudwatch.CompositeAlarm]
+    names: list[pulumi.Output[str]]  # the alarms that notify, one per rule, in rule order
 
     def __init__(
         self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None
@@ -82,29 +93,41 @@ class Alarms(pulumi.ComponentResource):
             environment=args.environment,
             resources={"LoadBalancer": args.load_balancer_arn_suffix},
         )
-        self.alarms = [self._alarm(name, spec) for spec in specs]
+        self.alarms = [self._alarm(name, args.prefix, spec) for spec in specs]
+        windows = {spec.name: alarm for spec, alarm in zip(specs, self.alarms, strict=True)}
+        composites = composite_specs(args.rules, prefix=args.prefix)
+        self.composites = [
+            self._composite(name, spec, [windows[child] for child in spec.children])
+            for spec in composites
+        ]
+        by_name = {name: alarm.name for name, alarm in windows.items()}
+        by_name |= {s.name: a.alarm_name for s, a in zip(composites, self.composites, strict=True)}
+        self.names = [by_name[f"{args.prefix}-{rule.name}"] for rule in args.rules]
 
+        arns = [alarm.arn for alarm in self.alarms] + [alarm.arn for alarm in self.composites]
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=args.prefix,
-            dashboard_body=pulumi.Output.all(*[alarm.arn for alarm in self.alarms]).apply(
-                lambda arns: json.dumps(_dashboard(args.prefix, args.region, specs, arns))
+            dashboard_body=pulumi.Output.all(*arns).apply(
+                lambda arns: json.dumps(_dashboard(args, specs, arns))
             ),
             opts=child,
         )
         self.register_outputs(
             {
                 "topicArns": {str(severity): topic.arn for severity, topic in self.topics.items()},
-                "alarmNames": [alarm.name for alarm in self.alarms],
+                "alarmNames": self.names,
                 "dashboardName": dashboard.dashboard_name,
             }
         )
 
-    def _alarm(self, name: str, spec: AlarmSpec) -> aws.cloudwatch.MetricAlarm:
+    def _alarm(self, name: str, prefix: str, spec: AlarmSpec) -> aws.cloudwatch.MetricAlarm:
         rule = spec.rule
         topic = self.topics[rule.severity].arn
+        actions = [topic] if spec.notifies else []
         return aws.cloudwatch.MetricAlarm(
-            f"{name}-{rule.name}",
+            # `{name}-{rule}` for a rule's one alarm, so existing alarms keep their URNs.
+            f"{name}-{spec.name.removeprefix(f'{prefix}-')}",
             name=spec.name,
             alarm_description=spec.description,
             comparison_operator=spec.comparison_operator,
@@ -113,9 +136,23 @@ class Alarms(pulumi.ComponentResource):
             datapoints_to_alarm=rule.datapoints_to_alarm,
             treat_missing_data=str(rule.missing_data),
             metric_queries=[_query(query) for query in spec.metrics],
+            alarm_actions=actions,
+            ok_actions=actions,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _composite(
+        self, name: str, spec: CompositeSpec, children: list[aws.cloudwatch.MetricAlarm]
+    ) -> aws.cloudwatch.CompositeAlarm:
+        topic = self.topics[spec.rule.severity].arn
+        return aws.cloudwatch.CompositeAlarm(
+            f"{name}-{spec.rule.name}",
+            alarm_name=spec.name,
+            alarm_description=spec.description,
+            alarm_rule=spec.alarm_rule,
             alarm_actions=[topic],
             ok_actions=[topic],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=children),
         )
 
 
@@ -187,7 +224,8 @@ def _topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
     }
 
 
-def _dashboard(title: str, region: str, specs: list[AlarmSpec], arns: list[str]) -> dict[str, Any]:
+def _dashboard(args: AlarmsArgs, specs: list[AlarmSpec], arns: list[str]) -> dict[str, Any]:
+    title, region = args.prefix, args.region
     widgets: list[dict[str, Any]] = [
         {
             "type": "alarm",
@@ -198,7 +236,8 @@ def _dashboard(title: str, region: str, specs: list[AlarmSpec], arns: list[str])
             "properties": {"title": f"{title} alarms", "alarms": arns},
         }
     ]
-    for index, (spec, arn) in enumerate(zip(specs, arns, strict=True)):
+    # The metric alarms' ARNs come first, then the composites'.
+    for index, (spec, arn) in enumerate(zip(specs, arns[: len(specs)], strict=True)):
         widgets.append(
             {
                 "type": "metric",
@@ -214,4 +253,47 @@ def _dashboard(title: str, region: str, specs: list[AlarmSpec], arns: list[str])
                 },
             }
         )
+    y = 4 + (len(specs) + 1) // 2 * 6
+    widgets += [
+        {"type": "metric", "x": x, "y": y, "width": 12, "height": 6, "properties": properties}
+        for x, properties in zip((0, 12), _watched(args), strict=True)
+    ]
     return {"widgets": widgets}
+
+
+def _watched(args: AlarmsArgs) -> list[dict[str, Any]]:
+    """The API's p95 latency, and the webhook delivery success rate against its objective."""
+    namespace, environment = args.metrics_namespace, args.environment
+    slo = next(
+        rule.slo for rule in args.rules if rule.expression.metric == _DELIVERIES and rule.slo
+    )
+    deliveries = dashboard_metric(_DELIVERIES, namespace, environment)
+    failed = dashboard_metric(_DELIVERIES, namespace, environment, {"status": "failed"})
+    return [
+        {
+            "title": "API latency p95 (seconds)",
+            "region": args.region,
+            "view": "timeSeries",
+            "period": 300,
+            "stat": "p95",
+            "metrics": [dashboard_metric("http_request_duration_seconds", namespace, environment)],
+        },
+        {
+            "title": f"Webhook delivery success rate (objective {slo.objective:.0%})",
+            "region": args.region,
+            "view": "timeSeries",
+            "period": 3600,
+            "metrics": [
+                [{"id": "rate", "expression": "100 * (1 - FILL(failed, 0) / total)", "label": "%"}],
+                [*deliveries, {"id": "total", "stat": "Sum", "visible": False}],
+                [*failed, {"id": "failed", "stat": "Sum", "visible": False}],
+            ],
+            "annotations": {
+                "horizontal": [{"label": "objective", "value": round(slo.objective * 100, 6)}]
+            },
+            "yAxis": {"left": {"min": 0, "max": 100}},
+        },
+    ]
+
+
+_DELIVERIES = "webhook_deliveries_total"

@@ -7,22 +7,26 @@ the Authorization header, so a page cannot ride on a user's cookies.
 """
 
 import logging
-from collections.abc import Awaitable
+import re
+from collections.abc import Awaitable, Sequence
 
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.auth import presented_key
 from app.http.envelope import error_response
 from app.http.errors import ApiError, ErrorCode
 from app.http.headers import header_list
+from app.http.routing import Audience, Endpoint
+from app.logs import LogFields
 from app.metrics import CORS_REJECTIONS
 from app.platform import Platform
 from app.services.domains import host_allowed, origin_host
+from app.services.keys import shown_prefix
 
 log = logging.getLogger(__name__)
 
-WIDGET_PREFIXES = ("/api/chat/", "/api/widget/", "/api/sessions")
 EXPOSED_HEADERS = (
     "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, "
     "RateLimit-Policy, Retry-After, Deprecation, Sunset, Link"
@@ -32,22 +36,40 @@ ALLOW_HEADERS = "Authorization, Content-Type, X-Request-Id, Idempotency-Key"
 MAX_AGE = "600"
 
 
-def audience_of(path: str) -> str | None:
-    if path.startswith(WIDGET_PREFIXES):
-        return "widget"
-    if path.startswith(("/api/", "/portal")) or path == "/api":
-        return "admin"
-    return None
+class CorsAudiences:
+    """Which CORS policy a path gets. Widget routes are the route table's `Audience.WIDGET`
+    endpoints (declared once, there); everything else under /api and /portal is admin.
+
+    Worked out once from the table: a set lookup for plain paths, and one regex, tried only
+    under the literal prefix of a parameterised widget path, so no request pays a route scan.
+    """
+
+    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
+        widget = {e.path for e in endpoints if e.audience is Audience.WIDGET}
+        templated = sorted(path for path in widget if "{" in path)
+        self.exact = frozenset(widget.difference(templated))
+        self.prefixes = tuple(sorted({path.partition("{")[0] for path in templated}))
+        # Starlette's own path regexes, their named groups unnamed so that they can be joined.
+        patterns = [re.sub(r"\(\?P<\w+>", "(?:", compile_path(p)[0].pattern) for p in templated]
+        self.templated = re.compile("|".join(f"(?:{pattern})" for pattern in patterns) or "(?!)")
+
+    def of(self, path: str) -> str | None:
+        if path in self.exact or (path.startswith(self.prefixes) and self.templated.match(path)):
+            return "widget"
+        if path.startswith(("/api/", "/portal")) or path == "/api":
+            return "admin"
+        return None
 
 
 class CorsMiddleware:
-    def __init__(self, app: ASGIApp, *, platform: Platform) -> None:
+    def __init__(self, app: ASGIApp, *, platform: Platform, endpoints: Sequence[Endpoint]) -> None:
         self.app = app
         self.platform = platform
         self.admin_origins = frozenset(platform.settings.admin_origins)
+        self.audiences = CorsAudiences(endpoints)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        audience = audience_of(scope["path"]) if scope["type"] == "http" else None
+        audience = self.audiences.of(scope["path"]) if scope["type"] == "http" else None
         if audience is None:
             await self.app(scope, receive, send)
             return
@@ -61,14 +83,15 @@ class CorsMiddleware:
             if audience == "widget" or origin in self.admin_origins:
                 await self._preflight(origin)(scope, receive, send)
             else:
-                _record_rejection(audience, origin, scope)
+                await self._record_rejection(audience, origin, scope)
                 await _rejection(audience, origin)(scope, receive, send)
             return
 
         if not await self._allowed(audience, origin, scope):
-            _record_rejection(audience, origin, scope)
-            flags = await self.platform.flags.current()
-            if flags.cors_mode == "enforce":
+            await self._record_rejection(audience, origin, scope)
+            # `report-only` is the lever for the widget's CORS alone: the admin routes keep
+            # ADMIN_ORIGINS whatever the flag says.
+            if audience == "admin" or (await self.platform.flags.current()).cors_mode == "enforce":
                 await _rejection(audience, origin)(scope, receive, send)
                 return
         simple = [
@@ -89,6 +112,23 @@ class CorsMiddleware:
         host = origin_host(origin)
         # No domains yet means "any", as the seed's onboarding starts out (wildcard).
         return not domains or (host is not None and host_allowed(host, domains))
+
+    async def _record_rejection(self, audience: str, origin: str, scope: Scope) -> None:
+        CORS_REJECTIONS.labels(audience).inc()
+        # The merchant and key say whose widget is embedded where (CorsRejections runbook).
+        # Preflights carry no key; the resolver's cache makes the lookup cheap otherwise.
+        plaintext = presented_key(scope)
+        principal = await self.platform.keys.resolve(plaintext) if plaintext else None
+        log.info(
+            "cors origin rejected",
+            extra=LogFields(
+                origin=origin[:200],
+                audience=audience,
+                path=scope["path"],
+                merchantId=principal.merchant_id if principal else None,
+                keyPrefix=shown_prefix(plaintext) if plaintext else None,
+            ),
+        )
 
     def _preflight(self, origin: str) -> Response:
         return Response(
@@ -112,14 +152,6 @@ def _cors_request_headers(scope: Scope) -> tuple[str | None, bool]:
         elif name == b"access-control-request-method":
             requested_method = True
     return origin, requested_method and scope["method"] == "OPTIONS"
-
-
-def _record_rejection(audience: str, origin: str, scope: Scope) -> None:
-    CORS_REJECTIONS.labels(audience).inc()
-    log.warning(
-        "cors origin rejected",
-        extra={"origin": origin[:200], "audience": audience, "path": scope["path"]},
-    )
 
 
 def _rejection(audience: str, origin: str) -> Response:

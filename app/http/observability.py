@@ -15,7 +15,7 @@ from app.http.envelope import error_response
 from app.http.errors import ApiError, ErrorCode
 from app.http.headers import header_list
 from app.ids import new_request_id
-from app.logs import request_id_var
+from app.logs import LogFields, request_id_var
 from app.metrics import HTTP_TRAFFIC
 
 log = logging.getLogger("app.access")
@@ -71,7 +71,8 @@ class ObservabilityMiddleware:
         except Exception as exc:
             exception_type = type(exc).__name__
             log.exception(
-                "unhandled error", extra={"path": scope["path"], "exceptionType": exception_type}
+                "unhandled error",
+                extra=LogFields(path=scope["path"], exceptionType=exception_type),
             )
             if response_started:
                 raise
@@ -85,13 +86,13 @@ class ObservabilityMiddleware:
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             HTTP_TRAFFIC.observe(method, route, str(status), elapsed)
             if log.isEnabledFor(logging.INFO):
-                fields: dict[str, object] = {
-                    "method": method,
-                    "path": scope["path"],
-                    "route": route,
-                    "status": status,
-                    "durationMs": round(elapsed * 1000, 2),
-                }
+                fields = LogFields(
+                    method=method,
+                    path=scope["path"],
+                    route=route,
+                    status=status,
+                    durationMs=round(elapsed * 1000, 2),
+                )
                 if exception_type is not None:
                     fields["exceptionType"] = exception_type
                 log.info("request", extra=fields)

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from app.logs import LogFields
 from app.metrics import RATELIMIT_BACKEND_ERRORS
 from app.settings import RateLimitPolicy
 
@@ -32,15 +33,20 @@ class Decision(NamedTuple):  # a tuple: built on every request, so kept cheap
     reset_after: int  # seconds until the full quota is back
     retry_after: int  # seconds until the next request may pass (0 when allowed)
 
-    def raw_headers(self, now: float) -> list[tuple[bytes, bytes]]:
-        """The rate-limit headers (DESIGN §7), encoded as the ASGI server wants them."""
-        headers = [
-            (b"x-ratelimit-limit", b"%d" % self.limit),
-            (b"x-ratelimit-remaining", b"%d" % self.remaining),
-            (b"x-ratelimit-reset", b"%d" % (math.ceil(now) + self.reset_after)),
-            (b"ratelimit-policy", b'"%s";q=%d;w=%d' % (_POLICY, self.limit, self.window)),
-            (b"ratelimit", b'"%s";r=%d;t=%d' % (_POLICY, self.remaining, self.reset_after)),
-        ]
+    def raw_headers(self, now: float, *, quota: bool = True) -> list[tuple[bytes, bytes]]:
+        """The rate-limit headers (DESIGN §7), encoded as the ASGI server wants them.
+        `quota=False` (flag `rate_limit_headers` off) leaves only a 429's Retry-After."""
+        headers = (
+            [
+                (b"x-ratelimit-limit", b"%d" % self.limit),
+                (b"x-ratelimit-remaining", b"%d" % self.remaining),
+                (b"x-ratelimit-reset", b"%d" % (math.ceil(now) + self.reset_after)),
+                (b"ratelimit-policy", b'"%s";q=%d;w=%d' % (_POLICY, self.limit, self.window)),
+                (b"ratelimit", b'"%s";r=%d;t=%d' % (_POLICY, self.remaining, self.reset_after)),
+            ]
+            if quota
+            else []
+        )
         if not self.allowed:
             headers.append((b"retry-after", b"%d" % self.retry_after))
         return headers
@@ -158,7 +164,7 @@ class RedisLimiter:
             allowed, tat, now = await future
         except (RedisError, OSError) as exc:
             RATELIMIT_BACKEND_ERRORS.inc()
-            log.warning("rate limiter unavailable; failing open", extra={"error": str(exc)})
+            log.warning("rate limiter unavailable; failing open", extra=LogFields(error=str(exc)))
             return None
         tat_s, now_s = tat / 1e6, now / 1e6
         interval = policy.window / policy.quota

@@ -230,7 +230,8 @@ async def _rate_limit(
     decision = await platform.limiter.hit(bucket, policy)
     if decision is None:
         return
-    headers += decision.raw_headers(time.time())
+    flags = platform.flags.fresh() or await platform.flags.current()
+    headers += decision.raw_headers(time.time(), quota=flags.rate_limit_headers)
     if not decision.allowed:
         raise ApiError(
             ErrorCode.RATE_LIMITED,

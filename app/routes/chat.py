@@ -15,7 +15,7 @@ from app.http.envelope import ok
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Audience, Call, Endpoint
-from app.logs import request_id_var
+from app.logs import LogFields, request_id_var
 from app.metrics import DEPRECATED_CALLS
 from app.routes.products import VariantOut
 from app.services.chat import exchange
@@ -169,13 +169,13 @@ async def legacy_create_session_handler(call: Call) -> Response:
     DEPRECATED_CALLS.labels(LEGACY_PATH).inc()
     log.warning(
         "deprecated endpoint called",
-        extra={
-            "route": LEGACY_PATH,
-            "replacement": "/api/chat/sessions",
-            "merchantId": call.merchant_id,
-            "keyId": call.principal.key_id if call.principal else None,
-            "origin": (call.request.headers.get("origin") or "")[:200],
-        },
+        extra=LogFields(
+            route=LEGACY_PATH,
+            replacement="/api/chat/sessions",
+            merchantId=call.merchant_id,
+            keyId=call.principal.key_id if call.principal else None,
+            origin=(call.request.headers.get("origin") or "")[:200],
+        ),
     )
     return ok(await _create(call), status=201, headers=headers)
 
@@ -256,7 +256,7 @@ async def _events(
                 yield _event("done", {"reply": ChatMessageOut.of(item)})
     except Exception:
         # The status line is long gone: report in the stream, in the envelope's error shape.
-        log.exception("streamed reply failed", extra={"sessionId": turn.chat.id})
+        log.exception("streamed reply failed", extra=LogFields(sessionId=turn.chat.id))
         yield _event(
             "error",
             {

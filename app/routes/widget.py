@@ -1,6 +1,7 @@
 """What the widget reads and reports with its publishable key (DESIGN §11), and the widget's
 own files served at /widget/ (the CDN's stand-in when running locally)."""
 
+import logging
 import re
 from pathlib import Path
 from typing import Literal
@@ -12,10 +13,13 @@ from starlette.staticfiles import StaticFiles
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiInput, ApiModel
 from app.http.routing import Audience, Call, Endpoint
+from app.logs import LogFields
 from app.services import analytics
 from app.services.chat.sessions import relax_durability
 from app.services.chat.vocabulary import vocabulary_for
 from app.services.merchants import get_merchant
+
+log = logging.getLogger(__name__)
 
 DEFAULT_GREETING = "Hi! Ask me anything about our products."
 MAX_BEACONS = 50
@@ -120,6 +124,18 @@ async def widget_events_handler(call: Call) -> EventsAccepted:
         await relax_durability(session)  # telemetry: losing a crash's last beacons is fine
         await session.commit()
     analytics.count_in_metrics(beacons)
+    for beacon in beacons:
+        if beacon.type == "widget_load_failed":
+            # Which shop, page and bundle (WidgetLoadFailureRate runbook).
+            log.warning(
+                "widget load failed",
+                extra=LogFields(
+                    merchantId=call.merchant_id,
+                    origin=(origin or "")[:200],
+                    errorCode=beacon.code,
+                    widgetVersion=beacon.widget_version,
+                ),
+            )
     return EventsAccepted(accepted=accepted)
 
 

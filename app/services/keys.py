@@ -29,6 +29,12 @@ def hash_key(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
+def shown_prefix(plaintext: str) -> str:
+    """The part of a key that may be shown and logged: enough to tell keys apart, not to use."""
+    kind = kind_of(plaintext)
+    return plaintext[: len(PREFIX[kind]) + _SHOWN_PREFIX_CHARS] if kind else "unknown"
+
+
 def kind_of(plaintext: str) -> str | None:
     for kind, prefix in PREFIX.items():
         if plaintext.startswith(prefix) and len(plaintext) == len(prefix) + _RANDOM_CHARS:
@@ -54,7 +60,7 @@ async def mint_key(
         kind=kind,
         name=name,
         key_hash=hash_key(plaintext),
-        prefix=plaintext[: len(PREFIX[kind]) + _SHOWN_PREFIX_CHARS],
+        prefix=shown_prefix(plaintext),
         permissions=list(PUBLISHABLE_PERMISSIONS) if kind == "publishable" else sorted(permissions),
         expires_at=expires_at,
         created_at=utcnow(),

@@ -179,3 +179,47 @@ def test_every_rule_is_judged_and_all_are_quiet_without_data():
     states = evaluate(RULES.values(), [], 10 * HOUR)
 
     assert states == dict.fromkeys(RULES, State.OK)
+
+
+def _deliveries(
+    failed_per_minute: int, ok_per_minute: int, minutes: int, end: float
+) -> list[Sample]:
+    """Delivery attempts, one sample per status and minute, over `minutes` ending at `end`."""
+    return [
+        Sample(
+            at=end - 60 * i, metric="webhook_deliveries_total", value=value, labels={"status": s}
+        )
+        for i in range(minutes)
+        for s, value in (("failed", failed_per_minute), ("delivered", ok_per_minute))
+        if value
+    ]
+
+
+SIX_HOURS = 6 * HOUR
+
+
+def test_the_webhook_slo_fires_when_both_windows_burn_the_budget_twice_too_fast():
+    # 15% failing for six hours, still failing now.
+    assert (
+        _state("WebhookDeliverySlo", _deliveries(3, 17, 360, SIX_HOURS), SIX_HOURS) is State.ALARM
+    )
+
+
+def test_the_webhook_slo_clears_once_the_short_window_recovers():
+    # The same burn, but the last hour delivered everything: the budget was spent, not being spent.
+    samples = _deliveries(3, 17, 300, SIX_HOURS - HOUR) + _deliveries(0, 20, 60, SIX_HOURS)
+
+    assert datapoints(RULES["WebhookDeliverySlo"], samples, SIX_HOURS)[0] > 0.10
+    assert _state("WebhookDeliverySlo", samples, SIX_HOURS) is State.OK
+
+
+def test_a_short_burst_does_not_fire_the_webhook_slo():
+    # Half an hour of 50% failures after a clean day: WebhookFailureRate's business, not the SLO's.
+    samples = _deliveries(0, 20, 330, SIX_HOURS - 1800) + _deliveries(10, 10, 30, SIX_HOURS)
+
+    assert datapoints(RULES["WebhookDeliverySlo"], samples, SIX_HOURS)[1] == 0.5
+    assert _state("WebhookDeliverySlo", samples, SIX_HOURS) is State.OK
+
+
+def test_the_webhook_slo_stays_quiet_at_a_sustainable_failure_rate():
+    assert _state("WebhookDeliverySlo", _deliveries(1, 19, 360, SIX_HOURS), SIX_HOURS) is State.OK

@@ -1,4 +1,5 @@
-"""rules.yaml: the seed's six alerts, checked against the metrics the app really exports."""
+"""rules.yaml: the seed's six alerts and the webhook SLO, checked against the metrics the app
+really exports."""
 
 from pathlib import Path
 
@@ -22,8 +23,29 @@ def test_the_seed_thresholds_and_severities():
         "ApiErrorRate": (Severity.PAGE, Ratio, 0.01),
         "CorsRejections": (Severity.TICKET, Count, 100),
         "WebhookFailureRate": (Severity.TICKET, Ratio, 0.20),
+        "WebhookDeliverySlo": (Severity.TICKET, Ratio, 0.10),
         "WidgetLoadSlow": (Severity.TICKET, Quantile, 2.0),
     }
+
+
+def test_the_webhook_slo_is_the_seeds_95_percent_burning_twice_too_fast():
+    rule = next(rule for rule in RULES if rule.slo is not None)
+
+    assert rule.expression == Ratio("webhook_deliveries_total", {"status": "failed"})
+    assert (rule.slo.objective, rule.slo.burn_rate) == (0.95, 2.0)
+    # Between the two: slower burns than the > 20% failure alert (burn rate 4) catches.
+    assert rule.threshold < next(r.threshold for r in RULES if r.name == "WebhookFailureRate")
+    assert (rule.window_seconds, rule.slo.short_window_seconds) == (6 * 3600, 1800)
+
+
+def test_an_slo_rule_derives_its_threshold_from_objective_and_burn_rate(tmp_path):
+    slo = {"objective": 0.99, "burn_rate": 14.4, "short_window": "5m"}
+    (rule,) = load_rules(
+        _write(tmp_path, slo=slo, threshold=None, datapoints="1 of 1", window="1h")
+    )
+
+    assert rule.threshold == 0.144
+    assert rule.slo is not None and rule.slo.short_window_seconds == 300
 
 
 def test_sync_failures_are_judged_over_an_hour_with_at_least_five_runs():
@@ -114,6 +136,26 @@ def test_a_valid_rule_loads(tmp_path):
         ({"ratio": {"metric": "x", "match": {"status": "("}}}, "is not a regex"),
         ({"count": {"metric": "x"}}, "expected exactly one of them"),
         ({"window": "1h", "datapoints": "2 of 25"}, "must not exceed one day"),
+        (
+            {"slo": {"objective": 0.95, "burn_rate": 2, "short_window": "1m"}},
+            "field slo: only for ratio rules, with `datapoints: 1 of 1` and no threshold",
+        ),
+        (
+            {
+                "slo": {"objective": 0.95, "burn_rate": 2, "short_window": "10m"},
+                "threshold": None,
+                "datapoints": "1 of 1",
+            },
+            "short_window must be shorter than the rule's window",
+        ),
+        (
+            {
+                "slo": {"objective": 1.5, "burn_rate": 2, "short_window": "1m"},
+                "threshold": None,
+                "datapoints": "1 of 1",
+            },
+            "with 0 < objective < 1",
+        ),
     ],
 )
 def test_a_bad_rule_names_itself_and_the_field(tmp_path, changes, message):

@@ -97,24 +97,66 @@ def _commands() -> list[tuple[str, str, list[str]]]:
     return found
 
 
-def test_runbook_commands_are_tasks_of_tasks_py_with_those_options():
-    # The drift guard between the runbooks and tasks.py: a renamed task or flag fails here.
+def _invoke_problems(page: str, name: str, options: list[str]) -> list[str]:
     import tasks
 
+    try:
+        task = tasks.ns[name]
+    except (KeyError, ValueError):
+        return [f"{page}: `invoke {name}` is not a task of tasks.py"]
+    accepted = {alias for argument in arguments_of(task) for alias in argument.names}
+    return [
+        f"{page}: `invoke {name}` has no --{option}"
+        for option in options
+        # Invoke names options as they are typed (`--dry-run`, never `--dry_run`).
+        if option not in accepted
+    ]
+
+
+def test_runbook_commands_are_tasks_of_tasks_py_with_those_options():
+    # The drift guard between the runbooks and tasks.py: a renamed task or flag fails here.
     problems = []
     for page, name, options in _commands():
-        try:
-            task = tasks.ns[name]
-        except (KeyError, ValueError):
-            problems.append(f"{page}: `invoke {name}` is not a task of tasks.py")
-            continue
-        accepted = {alias for argument in arguments_of(task) for alias in argument.names}
-        problems += [
-            f"{page}: `invoke {name}` has no --{option}"
-            for option in options
-            # Invoke names options as they are typed (`--dry-run`, never `--dry_run`).
-            if option not in accepted
-        ]
+        problems += _invoke_problems(page, name, options)
 
     assert _commands()
     assert problems == []
+
+
+# The seed plan's rollback levers (its "Immediate Actions", plus the rate-limit headers lever).
+SEED_LEVERS = (
+    "Revert CORS changes",
+    "Disable product sync routes",
+    "Remove rate limit headers (non-breaking)",
+    "Restore old documentation",
+    "Notify affected merchants",
+)
+
+
+def test_rollback_maps_each_seed_lever_to_a_command_that_exists():
+    from app.flags import parse_flag
+
+    text = (RUNBOOKS / "rollback.md").read_text()
+    rows = {
+        step: (command, undo)
+        for step, command, undo in re.findall(r"^\| ([^|]+?) \| (.+?) \| (.+?) \|$", text, re.M)
+    }
+
+    for step in SEED_LEVERS:
+        command, undo = rows[step]
+        if step == "Notify affected merchants":
+            # A Logs Insights query, run by tests/alerts/test_runbook_contract.py.
+            query = text[text.index("5. **Notify affected merchants**") :]
+            assert "stats count() by merchantId" in query
+            continue
+        (invocation,) = INVOKE.findall(command)
+        name, options = invocation
+        assert _invoke_problems("rollback.md", name, re.findall(r"--([a-z-]+)", options)) == []
+        flag = re.search(r"--name (\w+) --value ([\w-]+)", command)
+        if flag:
+            # The lever and its undo are values the app accepts for that flag.
+            parse_flag(flag[1], flag[2])
+            parse_flag(flag[1], re.fullmatch(r"`--value ([\w-]+)`", undo)[1])
+        else:
+            (undo_invocation,) = INVOKE.findall(undo)
+            assert _invoke_problems("rollback.md", undo_invocation[0], ["env"]) == []

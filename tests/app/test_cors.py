@@ -2,8 +2,10 @@
 
 from starlette.testclient import TestClient
 
-from app.http.cors import _vary_origin
+from app.http.cors import CorsAudiences, _vary_origin
+from app.http.routing import Audience, Call, Endpoint
 from app.metrics import CORS_REJECTIONS
+from app.routes import ROUTES
 from tests.conftest import ADMIN_ORIGIN, MerchantKeys, new_merchant
 
 EXPOSED = {
@@ -195,3 +197,70 @@ def test_origin_is_added_to_vary_once() -> None:
     merged = varied([(b"vary", b"Accept-Encoding"), (b"content-length", b"2")])
     assert merged == [(b"vary", b"Accept-Encoding, Origin"), (b"content-length", b"2")]
     assert varied([(b"vary", b"origin, Accept")]) == [(b"vary", b"origin, Accept")]
+
+
+def test_report_only_mode_leaves_admin_routes_closed_to_foreign_origins(
+    backend, monkeypatch
+) -> None:
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    # The lever reverts the widget's CORS only; the admin console keeps ADMIN_ORIGINS.
+    monkeypatch.setenv("FLAG_CORS_MODE", "report-only")
+    with TestClient(create_app(make_settings(backend))) as client:
+        owner = new_merchant(client)
+        before = _rejections("admin")
+        refused = client.get("/api/keys", headers={"Origin": "https://evil.test", **owner.auth})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "origin_not_allowed"
+        assert "access-control-allow-origin" not in refused.headers
+        assert _rejections("admin") == before + 1
+        allowed = client.get("/api/keys", headers={"Origin": ADMIN_ORIGIN, **owner.auth})
+        assert allowed.headers["access-control-allow-origin"] == ADMIN_ORIGIN
+
+
+def test_widget_routes_are_the_route_tables_widget_endpoints() -> None:
+    audiences = CorsAudiences(ROUTES)
+
+    assert audiences.of("/api/widget/config") == "widget"
+    assert audiences.of("/api/sessions") == "widget"
+    assert audiences.of("/api/chat/sessions/ses_1/messages") == "widget"
+    # A path a widget prefix would have covered but no widget endpoint declares.
+    assert audiences.of("/api/chat/sessions/ses_1/export") == "admin"
+    assert audiences.of("/api/widget/unknown") == "admin"
+    assert audiences.of("/api/merchants/m_1/sync/config") == "admin"
+    assert audiences.of("/healthz") is None
+    for endpoint in ROUTES:
+        concrete = endpoint.path.replace("{", "x").replace("}", "")
+        if endpoint.audience is Audience.WIDGET:
+            assert audiences.of(concrete) == "widget", endpoint.path
+
+
+async def _hello(call: Call) -> dict[str, str]:
+    return {"hello": "shop"}
+
+
+def test_an_endpoint_declared_widget_gets_widget_cors_wherever_its_path_is(backend) -> None:
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    endpoint = Endpoint(
+        method="GET",
+        path="/api/merchants/{merchantId}/shop-hello",
+        handler=_hello,
+        summary="Hello from a widget route outside the widget prefixes",
+        tag="test",
+        audience=Audience.WIDGET,
+    )
+    with TestClient(create_app(make_settings(backend), endpoints=[*ROUTES, endpoint])) as client:
+        shop = new_merchant(client, domains=["shop.example.com"])
+        path = f"/api/merchants/{shop.id}/shop-hello"
+        assert _preflight(client, path, "https://shop.example.com").status_code == 204
+        shop_origin = {"Origin": "https://shop.example.com", **shop.widget_auth}
+        allowed = client.get(path, headers=shop_origin)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://shop.example.com"
+        refused = client.get(path, headers={"Origin": "https://evil.test", **shop.widget_auth})
+        assert refused.status_code == 403
+        # Widget refusals are readable by the page (admin ones are not).
+        assert refused.headers["access-control-allow-origin"] == "https://evil.test"

@@ -31,6 +31,19 @@ def test_file_source_is_cached_for_its_ttl(tmp_path: Path) -> None:
     assert asyncio.run(store.current()).legacy_sessions_endpoint is True
 
 
+def test_fresh_flags_are_the_cached_ones_only_within_the_ttl(tmp_path: Path) -> None:
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps({"rate_limit_headers": False}))
+    store = FlagStore(JsonFileFlagSource(path), ttl=3600)
+    assert store.fresh() is None  # never read: the caller must await current()
+    asyncio.run(store.current())
+    path.write_text(json.dumps({"rate_limit_headers": True}))
+    assert store.fresh() == Flags(rate_limit_headers=False)
+    store.ttl = 0
+    assert store.fresh() is None  # stale: current() reads the source again
+    assert asyncio.run(store.current()).rate_limit_headers is True
+
+
 def test_unreadable_or_bad_source_keeps_the_last_good_flags(tmp_path: Path) -> None:
     path = tmp_path / "flags.json"
     path.write_text(json.dumps({"product_sync_enabled": False}))

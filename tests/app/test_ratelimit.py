@@ -72,6 +72,23 @@ def test_over_the_limit_is_429_with_retry_after(strict_client: TestClient) -> No
     )
 
 
+def test_rate_limit_headers_lever_removes_the_headers_but_not_the_limit(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLAG_RATE_LIMIT_HEADERS", "false")
+    settings = make_settings(backend, RATE_LIMIT_SECRET="2/60")
+    with TestClient(create_app(settings)) as client:
+        owner = new_merchant(client)
+        answers = [client.get("/api/permissions", headers=owner.auth) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    quota_headers = {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"}
+    quota_headers |= {"ratelimit", "ratelimit-policy"}
+    for answer in answers:
+        assert quota_headers.isdisjoint(answer.headers), answer.headers
+    # A client told to slow down still learns when to come back.
+    assert int(answers[-1].headers["retry-after"]) in (29, 30)
+
+
 def test_publishable_keys_are_limited_per_client_ip(backend: Backend) -> None:
     settings = make_settings(backend, RATE_LIMIT_PUBLISHABLE="2/60")
     app = create_app(settings)

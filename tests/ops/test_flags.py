@@ -175,6 +175,7 @@ def test_flag_choices_come_from_the_flags_dataclass():
         "product_sync_enabled": ("true", "false"),
         "cors_mode": ("enforce", "report-only"),
         "legacy_sessions_endpoint": ("true", "false"),
+        "rate_limit_headers": ("true", "false"),
     }
     assert parse_flag("product_sync_enabled", "off") is False
     assert parse_flag("cors_mode", "report-only") == "report-only"

@@ -14,9 +14,10 @@ COMMON = {
     "aws:cloudfront/distribution:Distribution": 1,
     "aws:cloudfront/originAccessControl:OriginAccessControl": 1,
     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": 1,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": 1,  # the webhook SLO's
     "aws:cloudwatch/dashboard:Dashboard": 1,
     "aws:cloudwatch/logGroup:LogGroup": 2,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 8,  # seven rules, the SLO's two windows
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": 1,
     "aws:ec2/internetGateway:InternetGateway": 1,
     "aws:ec2/securityGroup:SecurityGroup": 4,

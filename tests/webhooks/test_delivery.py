@@ -2,6 +2,7 @@
 redirects, disabling failing endpoints, manual retries, tests, the log and the SSRF guard at
 send time — all against real HTTP receivers on loopback."""
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -354,6 +355,23 @@ def test_the_test_route_sends_now_and_returns_status_latency_and_snippet(
     result = unreachable.json()["data"]
     assert result["status"] == "failed" and result["responseStatus"] is None
     assert result["error"].startswith("could not connect")
+
+
+def test_a_failed_test_send_is_logged_as_info_not_as_an_incident(
+    client: TestClient, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner = new_merchant(client)
+    endpoint = create_endpoint(client, owner, receiver.url)
+    receiver.respond = lambda received: Reply(500, body=b"boom")
+
+    with caplog.at_level(logging.INFO, logger="app.services.webhooks.dispatcher"):
+        client.post(f"/api/webhooks/endpoints/{endpoint['id']}/test", headers=owner.auth)
+
+    (record,) = [r for r in caplog.records if r.getMessage() == "webhook delivery failed"]
+    # WebhookFailureRate does not count test sends, so its runbook's warnings leave them out.
+    assert record.levelno == logging.INFO
+    assert (record.merchantId, record.endpointId) == (owner.id, endpoint["id"])
+    assert (record.eventType, record.attempt, record.status) == ("webhook.test", 1, 500)
 
 
 def test_the_delivery_log_filters_and_pages_newest_first(

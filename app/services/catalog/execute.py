@@ -13,6 +13,7 @@ from typing import IO
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.models import SyncRun
+from app.logs import LogFields
 from app.services.catalog.importer import ImportOptions, import_file
 from app.services.catalog.runs import RunOutcome, failed, finish_run, keep_alive
 
@@ -50,7 +51,10 @@ async def execute_run(
         await asyncio.shield(_finish(sessions, run, stopped))
         raise
     except Exception:
-        log.exception("sync run failed unexpectedly", extra={"run_id": run.id})
+        log.exception(
+            "sync run failed unexpectedly",
+            extra=LogFields(merchantId=run.merchant_id, runId=run.id),
+        )
         outcome = failed(
             "internal_error",
             f"An internal error stopped this run; nothing was changed. Quote {run.id} when "
@@ -70,7 +74,7 @@ async def _finish(
             await finish_run(session, run, outcome)
     except Exception:
         # The recovery sweep will mark it interrupted once its heartbeat is stale.
-        log.exception("could not record the end of a sync run", extra={"run_id": run.id})
+        log.exception("could not record the end of a sync run", extra=LogFields(runId=run.id))
 
 
 async def import_upload(

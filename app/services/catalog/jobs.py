@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.db.models import SyncConfig, utcnow
+from app.logs import LogFields
 from app.platform import Platform
 from app.services.catalog import feeds
 from app.services.catalog.execute import in_background
@@ -83,7 +84,7 @@ async def _claim(platform: Platform, config: SyncConfig, stale_after: timedelta)
         except RunConflict as exc:
             log.info(
                 "scheduled feed pull skipped: a run is active",
-                extra={"merchant_id": config.merchant_id, "run_id": exc.run.id},
+                extra=LogFields(merchantId=config.merchant_id, runId=exc.run.id),
             )
             return False
     _state["pulls"] += 1

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import ACTIVE_RUN_STATUSES, SyncRun, utcnow
 from app.ids import new_id
+from app.logs import LogFields
 from app.metrics import SYNC_ROWS, SYNC_RUNS
 from app.parsing import natural_or_none
 from app.services.catalog.records import RowError
@@ -149,7 +150,7 @@ async def keep_alive(
         try:
             await heartbeat(sessions, run_id)
         except Exception as exc:
-            log.info("sync run heartbeat skipped", extra={"run_id": run_id, "error": str(exc)})
+            log.info("sync run heartbeat skipped", extra=LogFields(runId=run_id, error=str(exc)))
 
 
 async def finish_run(session: AsyncSession, run: SyncRun, outcome: RunOutcome) -> bool:
@@ -190,7 +191,10 @@ async def finish_run(session: AsyncSession, run: SyncRun, outcome: RunOutcome) -
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
-        log.warning("sync run was no longer active", extra={"run_id": run.id})
+        log.warning(
+            "sync run was no longer active",
+            extra=LogFields(merchantId=run.merchant_id, runId=run.id),
+        )
         return False
     # One event per run, in the transaction that applies it (DESIGN §10: never one per row).
     await emit_event(
@@ -210,14 +214,17 @@ async def finish_run(session: AsyncSession, run: SyncRun, outcome: RunOutcome) -
         count = getattr(outcome, status)
         if count:
             SYNC_ROWS.labels(status).inc(count)
-    log.info(
-        "sync run finished",
-        extra={
-            "run_id": run.id,
-            "merchant_id": run.merchant_id,
-            "status": outcome.status,
-            "error_code": outcome.error_code,
-        },
+    # A failed run is what ProductSyncFailureRate counts: its runbook finds the merchant here.
+    log.log(
+        logging.WARNING if outcome.status in _FAILED else logging.INFO,
+        "sync run failed" if outcome.status in _FAILED else "sync run finished",
+        extra=LogFields(
+            merchantId=run.merchant_id,
+            runId=run.id,
+            source=run.source,
+            status=outcome.status,
+            errorCode=outcome.error_code,
+        ),
     )
     return True
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Merchant, Product
+from app.logs import LogFields
 from app.services.chat import text
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ class _Cache:
         except Exception:
             # The stale vocabulary stays in use; the next question tries again.
             log.exception(
-                "refreshing a merchant's vocabulary failed", extra={"merchantId": merchant_id}
+                "refreshing a merchant's vocabulary failed", extra=LogFields(merchantId=merchant_id)
             )
         finally:
             self._refreshing.pop(merchant_id, None)

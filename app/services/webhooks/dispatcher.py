@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import httpx
 
 from app.db.models import utcnow
+from app.logs import LogFields
 from app.metrics import WEBHOOK_DELIVERIES
 from app.platform import Platform
 from app.services.netguard import GuardedTransport
@@ -178,7 +179,7 @@ class Dispatcher:
                 gate=origin.gate,
             )
         except Exception as exc:  # a bug must not lose the attempt: record it as failed
-            log.exception("webhook send crashed", extra={"attempt": delivery.attempt_id})
+            log.exception("webhook send crashed", extra=_fields(delivery))
             outcome = Outcome(
                 sent=True, succeeded=False, attempted_at=utcnow(), error=f"internal error: {exc}"
             )
@@ -218,21 +219,40 @@ class Dispatcher:
             await session.commit()
         for delivery, outcome in recorded:
             # Tests are diagnostics and stay out of the delivery-rate metric and its alert.
-            if outcome.sent and delivery.trigger != "test":
+            counted = outcome.sent and delivery.trigger != "test"
+            if counted:
                 WEBHOOK_DELIVERIES.labels("delivered" if outcome.succeeded else "failed").inc()
             if not outcome.succeeded:
-                log.debug(
-                    "webhook attempt failed",
-                    extra={
-                        "attempt": delivery.attempt_id,
-                        "endpoint": delivery.endpoint_id,
-                        "event": delivery.event_id,
-                        "error": outcome.error,
-                    },
+                # A warning exactly when WebhookFailureRate counts a failure: its runbook groups
+                # these lines by merchant and endpoint.
+                log.log(
+                    logging.WARNING if counted else logging.INFO,
+                    "webhook delivery failed",
+                    extra=LogFields(
+                        **_fields(delivery),
+                        status=outcome.response_status,
+                        durationMs=outcome.latency_ms,
+                        error=outcome.error,
+                    ),
                 )
         lost = len(batch) - len(recorded)
         if lost:
-            log.info("webhook results dropped: lease lost or endpoint deleted", extra={"n": lost})
+            log.info(
+                "webhook results dropped: lease lost or endpoint deleted",
+                extra=LogFields(dropped=lost),
+            )
+
+
+def _fields(delivery: Delivery) -> LogFields:
+    return LogFields(
+        merchantId=delivery.merchant_id,
+        endpointId=delivery.endpoint_id,
+        eventId=delivery.event_id,
+        eventType=delivery.event_type,
+        attempt=delivery.attempt,
+        # The request that caused the event, so one id follows it from API to receiver.
+        requestId=delivery.request_id,
+    )
 
 
 # One dispatcher per platform and event loop (tests run several apps in one process).

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 from app.ids import new_id
+from app.logs import LogFields
 from app.services.webhooks.endpoints import disable_endpoints, signing_secrets
 from app.services.webhooks.policy import SCHEDULED_TRIGGERS, retry_delay
 from app.services.webhooks.sender import Delivery, Outcome
@@ -221,7 +222,7 @@ async def _update_health(
             .execution_options(synchronize_session=False)
         )
     for endpoint_id in await disable_endpoints(session, gone, reason="gone"):
-        log.warning("webhook endpoint disabled: 410 Gone", extra={"endpoint": endpoint_id})
+        log.warning("webhook endpoint disabled: 410 Gone", extra=LogFields(endpointId=endpoint_id))
     if not failing:
         return
     await session.execute(
@@ -241,5 +242,7 @@ async def _update_health(
     for endpoint_id in await disable_endpoints(session, list(stale), reason="failing"):
         log.warning(
             "webhook endpoint disabled: failing for too long",
-            extra={"endpoint": endpoint_id, "afterSeconds": settings.webhook_disable_after_seconds},
+            extra=LogFields(
+                endpointId=endpoint_id, afterSeconds=settings.webhook_disable_after_seconds
+            ),
         )

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from app.logs import LogFields
 from app.services.chat.answers.base import (
     Answer,
     AnswerProvider,
@@ -56,11 +57,11 @@ class Done:
 def _fell_back(provider: AnswerProvider, exc: ProviderError, started: float) -> None:
     log.warning(
         "answer provider failed; answering with extractive",
-        extra={
-            "provider": provider.name,
-            "error": str(exc)[:300],
-            "elapsedMs": round((time.monotonic() - started) * 1000, 1),
-        },
+        extra=LogFields(
+            provider=provider.name,
+            error=str(exc)[:300],
+            elapsedMs=round((time.monotonic() - started) * 1000, 1),
+        ),
     )
 
 
