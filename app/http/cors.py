@@ -35,7 +35,7 @@ MAX_AGE = "600"
 def audience_of(path: str) -> str | None:
     if path.startswith(WIDGET_PREFIXES):
         return "widget"
-    if path.startswith(("/api/", "/portal")) or path == "/api":
+    if path.startswith("/api/") or path == "/api":  # the portal is same-origin: no CORS
         return "admin"
     return None
 
