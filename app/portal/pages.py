@@ -2,12 +2,13 @@
 
 from starlette.routing import BaseRoute
 
-from app.portal import auth, overview
+from app.portal import analytics, auth, overview
 from app.portal.web import PortalApp
 
 ROUTES: list[BaseRoute] = [
     *auth.ROUTES,
     *overview.ROUTES,
+    *analytics.ROUTES,
 ]
 
 
