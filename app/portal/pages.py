@@ -2,13 +2,15 @@
 
 from starlette.routing import BaseRoute
 
-from app.portal import analytics, auth, overview
+from app.portal import analytics, auth, keys, overview, webhooks
 from app.portal.web import PortalApp
 
 ROUTES: list[BaseRoute] = [
     *auth.ROUTES,
     *overview.ROUTES,
+    *keys.ROUTES,
     *analytics.ROUTES,
+    *webhooks.ROUTES,
 ]
 
 
