@@ -285,6 +285,19 @@ class Settings(BaseSettings):
             raise ValueError("expected the loader's directory, e.g. https://cdn.example.com/")
         return value.strip().rstrip("/") + "/"
 
+    # Portal sign-in attempts (DESIGN §17), per account and per client IP, every attempt counted.
+    portal_sign_in_per_account: Annotated[RateLimitPolicy, NoDecode] = Field(
+        RateLimitPolicy(quota=10, window=900), validation_alias="PORTAL_SIGN_IN_PER_ACCOUNT"
+    )
+    portal_sign_in_per_ip: Annotated[RateLimitPolicy, NoDecode] = Field(
+        RateLimitPolicy(quota=50, window=900), validation_alias="PORTAL_SIGN_IN_PER_IP"
+    )
+
+    @field_validator("portal_sign_in_per_account", "portal_sign_in_per_ip", mode="before")
+    @classmethod
+    def _portal_rate(cls, value: Any) -> RateLimitPolicy:
+        return value if isinstance(value, RateLimitPolicy) else RateLimitPolicy.parse(str(value))
+
     @property
     def widget_loader_url(self) -> str:
         """What merchants put in the snippet's `<script src>`."""

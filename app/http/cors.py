@@ -88,7 +88,10 @@ class CorsMiddleware:
         domains = await self.platform.allowed_domains(principal.merchant_id)
         host = origin_host(origin)
         # No domains yet means "any", as the seed's onboarding starts out (wildcard).
-        return not domains or (host is not None and host_allowed(host, domains))
+        allowed = not domains or (host is not None and host_allowed(host, domains))
+        if not allowed:
+            self.platform.usage.record_refusal(principal.merchant_id, origin)  # for the portal
+        return allowed
 
     def _preflight(self, origin: str) -> Response:
         return Response(

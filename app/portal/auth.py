@@ -27,10 +27,6 @@ from app.portal.web import (
     set_cookie,
 )
 from app.services import accounts
-from app.settings import RateLimitPolicy
-
-PER_ACCOUNT = RateLimitPolicy(quota=10, window=15 * 60)
-PER_IP = RateLimitPolicy(quota=50, window=15 * 60)
 
 
 async def sign_in_page(request: Request) -> Response:
@@ -75,13 +71,16 @@ async def sign_in(request: Request) -> Response:
 
 async def _throttled(request: Request, email: str) -> int:
     """Seconds to wait, or 0 when this attempt may go ahead."""
-    limiter = platform_of(request).limiter
+    platform = platform_of(request)
     client = request.client.host if request.client else "unknown"
+    buckets = [(f"portal-sign-in:ip:{client}", platform.settings.portal_sign_in_per_ip)]
+    if email:
+        buckets.append(
+            (f"portal-sign-in:account:{email}", platform.settings.portal_sign_in_per_account)
+        )
     waits = []
-    for bucket, policy in ((f"portal-sign-in:ip:{client}", PER_IP),) + (
-        ((f"portal-sign-in:account:{email}", PER_ACCOUNT),) if email else ()
-    ):
-        decision = await limiter.hit(bucket, policy)
+    for bucket, policy in buckets:
+        decision = await platform.limiter.hit(bucket, policy)
         if decision is not None and not decision.allowed:
             waits.append(decision.retry_after)
     return max(waits, default=0)

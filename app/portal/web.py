@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -59,7 +59,6 @@ SECURITY_HEADERS = [
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(default=True),
-    undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
