@@ -2,15 +2,17 @@
 
 from starlette.routing import BaseRoute
 
-from app.portal import analytics, auth, keys, overview, webhooks
+from app.portal import analytics, auth, catalog, domains, keys, overview, webhooks
 from app.portal.web import PortalApp
 
 ROUTES: list[BaseRoute] = [
     *auth.ROUTES,
     *overview.ROUTES,
     *keys.ROUTES,
+    *domains.ROUTES,
     *analytics.ROUTES,
     *webhooks.ROUTES,
+    *catalog.ROUTES,
 ]
 
 
