@@ -2,7 +2,7 @@
 
 from starlette.routing import BaseRoute
 
-from app.portal import analytics, auth, catalog, domains, keys, overview, webhooks
+from app.portal import analytics, auth, catalog, docs, domains, keys, overview, team, webhooks
 from app.portal.web import PortalApp
 
 ROUTES: list[BaseRoute] = [
@@ -10,9 +10,11 @@ ROUTES: list[BaseRoute] = [
     *overview.ROUTES,
     *keys.ROUTES,
     *domains.ROUTES,
+    *team.ROUTES,
     *analytics.ROUTES,
     *webhooks.ROUTES,
     *catalog.ROUTES,
+    *docs.ROUTES,
 ]
 
 
