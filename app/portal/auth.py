@@ -139,6 +139,8 @@ async def use_link(request: Request) -> Response:
         link = await accounts.open_link(session, request.path_params["token"])
         if link is None:
             return _dead_link(request)
+        # What the page shows, read now: a rollback below expires the loaded row.
+        shown = {"purpose": link.purpose, "email": link.email, "role": link.role}
         problem = None
         if password != again:
             problem = "The two passwords differ."
@@ -150,7 +152,7 @@ async def use_link(request: Request) -> Response:
                 problem = str(exc)
         if problem is not None:
             return render(
-                request, "set_password.html", {"link": link, "problem": problem}, status=422
+                request, "set_password.html", {"link": shown, "problem": problem}, status=422
             )
         return await _signed_in(request, session, user, f"{PREFIX}/")
 
