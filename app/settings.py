@@ -243,6 +243,9 @@ class Settings(BaseSettings):
     # The directory the widget loader is served from (the CDN in AWS); locally the app serves
     # widget/dist/ at /widget/, which is the default.
     widget_base_url: str | None = Field(None, validation_alias="WIDGET_BASE_URL")
+    # Another origin serving this app, where the portal's widget preview runs as a shop page
+    # would; default: locally, the other name of the loopback address (127.0.0.1 / localhost).
+    widget_preview_base_url: str | None = Field(None, validation_alias="WIDGET_PREVIEW_BASE_URL")
 
     @field_validator("answer_provider")
     @classmethod
@@ -274,6 +277,16 @@ class Settings(BaseSettings):
                 raise ValueError("required when ANSWER_PROVIDER=openai, e.g. gpt-4o-mini")
             return None
         return value.strip()
+
+    @field_validator("widget_preview_base_url")
+    @classmethod
+    def _widget_preview_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path.strip("/"):
+            raise ValueError("expected an origin, e.g. https://preview.ragassist.example.com")
+        return f"{parts.scheme}://{parts.netloc}"
 
     @field_validator("widget_base_url")
     @classmethod

@@ -2,7 +2,18 @@
 
 from starlette.routing import BaseRoute
 
-from app.portal import analytics, auth, catalog, docs, domains, keys, overview, team, webhooks
+from app.portal import (
+    analytics,
+    auth,
+    catalog,
+    docs,
+    domains,
+    keys,
+    overview,
+    team,
+    webhooks,
+    widget_install,
+)
 from app.portal.web import PortalApp
 
 ROUTES: list[BaseRoute] = [
@@ -15,6 +26,7 @@ ROUTES: list[BaseRoute] = [
     *webhooks.ROUTES,
     *catalog.ROUTES,
     *docs.ROUTES,
+    *widget_install.ROUTES,
 ]
 
 
