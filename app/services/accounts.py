@@ -124,14 +124,20 @@ async def list_users(session: AsyncSession, merchant_id: str | None = None) -> l
     return list(await session.scalars(query))
 
 
+async def check_new_email(session: AsyncSession, email: str) -> str:
+    """The normalized address, if it is valid and has no account yet."""
+    email = normalize_email(email)
+    if await find_user(session, email) is not None:
+        raise AccountError(f"{email} already has a portal account.")
+    return email
+
+
 async def add_user(
     session: AsyncSession, *, merchant_id: str, email: str, role: str, password: str | None = None
 ) -> PortalUser:
     """Create a user; the caller commits. Without a password, send them a password link."""
-    email = normalize_email(email)
+    email = await check_new_email(session, email)
     _check_role(role)
-    if await find_user(session, email) is not None:
-        raise AccountError(f"{email} already has a portal account.")
     if password is not None:
         check_password(password)
     user = PortalUser(
