@@ -75,8 +75,12 @@ def _render(path: Path, modified: float) -> Markup:
         for child in token.children or []:
             if child.type == "link_open":
                 child.attrSet("href", _portal_link(str(child.attrGet("href") or ""), by_file))
+    rendered = markdown.renderer.render(tokens, markdown.options, {})
+    # A wide code block scrolls: keyboard users must be able to focus it to scroll it. With
+    # html off, every <pre> is the renderer's own.
+    rendered = rendered.replace("<pre>", '<pre tabindex="0">')
     # markdown-it escapes all text and, with html off, every tag in the source.
-    return Markup(markdown.renderer.render(tokens, markdown.options, {}))  # noqa: S704
+    return Markup(rendered)  # noqa: S704
 
 
 async def docs_index(request: Request) -> Response:
