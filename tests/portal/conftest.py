@@ -35,6 +35,7 @@ from tests.widget.conftest import Api, PageWatch, in_thread
 api = widget_fixtures.api
 browser = widget_fixtures.browser
 widget_build = widget_fixtures.widget_build
+shop = widget_fixtures.shop
 
 PASSWORD = "correct horse battery staple"
 ROLES = ("owner", "developer", "viewer")
@@ -209,20 +210,37 @@ def browser_account(api: Api) -> Account:
     return api_sessions(api, lambda sessions: make_account(sessions, domains=["localhost"]))
 
 
+async def add_member(sessions: Any, merchant_id: str, role: str) -> User:
+    """One more user, for a merchant made elsewhere (e.g. `api.merchant(...)` with a catalog)."""
+    async with sessions() as session:
+        user = await accounts.add_user(
+            session,
+            merchant_id=merchant_id,
+            email=f"{role}-{uuid.uuid4().hex[:8]}@example.com",
+            role=role,
+            password=PASSWORD,
+        )
+        await session.commit()
+    return User(user.id, user.email, role)
+
+
 PortalPage = Callable[..., tuple[Any, PageWatch]]
 
 
 @pytest.fixture
 def portal_page(browser: Any, api: Api, browser_account: Account) -> Iterator[PortalPage]:
-    """`portal_page("viewer")` → a page signed in as that role (a fresh browser context each),
-    `portal_page(None)` → signed out. Phone-sized with `width=390`."""
+    """`portal_page("viewer")` → a Chromium page signed in as that role of `browser_account`
+    (or of `account=`), each in a fresh context; `portal_page(None)` → signed out. A phone:
+    `width=390`."""
     contexts: list[Any] = []
 
-    def open_page(role: str | None, *, width: int = 1280) -> tuple[Any, PageWatch]:
+    def open_page(
+        role: str | None, *, account: Account | None = None, width: int = 1280
+    ) -> tuple[Any, PageWatch]:
         context = browser.new_context(viewport={"width": width, "height": 800})
         contexts.append(context)
         if role is not None:
-            user = browser_account.users[role]
+            user = (account or browser_account).users[role]
             token = api_sessions(api, lambda sessions: open_session(sessions, user))
             context.add_cookies(
                 [
