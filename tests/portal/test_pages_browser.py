@@ -170,3 +170,12 @@ def test_the_widget_preview_runs_on_another_origin_with_the_chosen_look(
     greeting.wait_for(timeout=15_000)
     assert "Welcome to the preview shop!" in greeting.inner_text()
     assert watch.page_errors == []
+
+
+def test_the_pages_fit_a_phone_screen(portal_page: PortalPage, api: Api) -> None:
+    page, watch = portal_page("owner", width=390)
+    for path in PAGES:
+        page.goto(api.url + path)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+        assert overflow <= 0, (path, overflow)
+    assert watch.page_errors == []

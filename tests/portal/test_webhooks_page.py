@@ -213,3 +213,26 @@ def test_another_merchants_endpoint_is_not_found(
     )
     assert simulated.status_code == 404
     assert endpoints(client, other)[0]["enabled"] is True and receiver.requests == []
+
+
+def test_every_form_of_these_pages_needs_its_csrf_token(
+    client: TestClient, account: Account, receiver: Receiver
+) -> None:
+    sign_in_as(client, account.users["owner"])
+    create(client, receiver.url)
+    endpoint_id = endpoints(client, account)[0]["id"]
+    forms = {
+        "/portal/webhooks/endpoints": {"url": receiver.url},
+        f"/portal/webhooks/endpoints/{endpoint_id}/delete": {},
+        "/portal/webhooks/simulator": {"type": "sync.failed", "endpoint": endpoint_id},
+        "/portal/catalog/config": {"sourceType": "upload", "errorThreshold": "5"},
+        "/portal/catalog/sync": {},
+        "/portal/catalog/upload": {},
+    }
+    for path, data in forms.items():
+        for token in (None, "0" * 64):
+            sent = data if token is None else {**data, "csrf": token}
+            assert client.post(path, data=sent).status_code == 403, (path, token)
+    assert len(endpoints(client, account)) == 1 and receiver.requests == []
+    config = client.get(f"/api/merchants/{account.id}/sync/config", headers=account.keys.auth)
+    assert config.json()["data"]["configured"] is False
