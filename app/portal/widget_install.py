@@ -187,7 +187,9 @@ async def preview_page(request: Request) -> Response:
     settings = platform_of(request).settings
     values, problems = appearance(request.query_params)
     key = request.query_params.get("key", "")
-    if problems or kind_of(key) != "publishable":
+    # Only as a frame: opened directly, a page showing text from its URL could pass for ours.
+    framed = request.headers.get("sec-fetch-dest", "iframe") == "iframe"
+    if problems or kind_of(key) != "publishable" or not framed:
         return Response("Invalid preview options.", status_code=400, media_type="text/plain")
     portal = portal_base(request)
     loader = f"{settings.widget_base_url or portal + '/widget/'}loader.js"

@@ -64,7 +64,9 @@ def analytics(client: TestClient, merchant_id: str, first: date, last: date) -> 
     return client.portal.call(read)  # type: ignore[union-attr]
 
 
-def chat(merchant_id: str, key: str, when: datetime, turns: list[tuple[str, list[Any]]]) -> list:
+def chat(
+    merchant_id: str, key: str, when: datetime, turns: list[tuple[str, list[Any]]]
+) -> list[Any]:
     session = ChatSession(id=f"ses_{key}", merchant_id=merchant_id, created_at=when)
     rows: list[Any] = [session]
     for n, (question, products) in enumerate(turns):

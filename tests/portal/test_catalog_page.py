@@ -4,6 +4,7 @@ may not do."""
 
 import re
 import time
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -48,14 +49,15 @@ def wait_for_run(client: TestClient, path: str) -> str:
         status = re.search(r'id="run-status">(\w+)<', page.text)
         assert status, page.text
         if status[1] not in ("queued", "running"):
-            return page.text
+            return str(page.text)
         assert time.monotonic() < deadline, "the run did not finish"
         time.sleep(0.1)
 
 
-def config(client: TestClient, account: Account) -> dict:
+def config(client: TestClient, account: Account) -> dict[str, Any]:
     response = client.get(f"/api/merchants/{account.id}/sync/config", headers=account.keys.auth)
-    return response.json()["data"]
+    data: dict[str, Any] = response.json()["data"]
+    return data
 
 
 def test_an_uploaded_catalog_becomes_a_run_with_counts_and_row_errors(

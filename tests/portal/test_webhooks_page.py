@@ -4,6 +4,7 @@ loopback receiver, the delivery log with retry, and what a viewer may not do."""
 import html
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
@@ -37,9 +38,10 @@ def receiver() -> Iterator[Receiver]:
     receiver.down()
 
 
-def endpoints(client: TestClient, account: Account) -> list[dict]:
+def endpoints(client: TestClient, account: Account) -> list[dict[str, Any]]:
     response = client.get("/api/webhooks/endpoints", headers=account.keys.auth)
-    return response.json()["data"]["items"]
+    items: list[dict[str, Any]] = response.json()["data"]["items"]
+    return items
 
 
 def create(client: TestClient, url: str, types: list[str] | None = None) -> str:
@@ -107,7 +109,9 @@ def test_a_simulated_sync_failed_is_signed_and_shown_exactly(
     secret = create(client, receiver.url)
     endpoint_id = endpoints(client, account)[0]["id"]
     page = client.get(f"/portal/webhooks/simulator?type=sync.failed&endpoint={endpoint_id}")
-    payload = html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S)[1])
+    textarea = re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S)
+    assert textarea, "the simulator shows the sample payload"
+    payload = html.unescape(textarea[1])
     edited = payload.replace("41% of rows are invalid (threshold 10%)", "feed answered 404")
     response = post_form(
         client,

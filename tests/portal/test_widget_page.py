@@ -32,7 +32,9 @@ def settings(backend: Backend) -> Settings:
 
 
 def shown_snippet(page: str) -> str:
-    return html.unescape(re.search(r'<textarea id="snippet"[^>]*>(.*?)</textarea>', page, re.S)[1])
+    found = re.search(r'<textarea id="snippet"[^>]*>(.*?)</textarea>', page, re.S)
+    assert found, "no snippet on the page"
+    return html.unescape(found[1])
 
 
 def test_with_the_defaults_the_snippet_is_the_readmes_own() -> None:
@@ -116,3 +118,10 @@ def test_the_preview_page_runs_only_this_environments_widget(
     assert '"primaryColor": "#112233"' in html.unescape(preview.text)
     for bad in ({"key": "pk_live_short"}, {"key": account.keys.publishable, "position": "top"}):
         assert client.get("/portal/widget/preview", params=bad).status_code == 400
+    # A browser opening it as a page, not in the portal's frame, is refused.
+    opened = client.get(
+        "/portal/widget/preview",
+        params={"key": account.keys.publishable},
+        headers={"Sec-Fetch-Dest": "document"},
+    )
+    assert opened.status_code == 400
