@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.services import accounts
 from ops.processes import free_port
 from tests.portal.conftest import (
     PASSWORD,
@@ -110,7 +111,7 @@ def test_the_keyboard_reaches_everything_in_order(api: Api, portal_page: PortalP
 
 
 def test_a_restricted_key_made_in_the_browser_works_only_where_it_should(
-    api: Api, portal_page: PortalPage, browser_account: Account
+    api: Api, portal_page: PortalPage, browser_account: Account, axe_check: Any
 ) -> None:
     page, watch = portal_page("developer")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=api.url)
@@ -120,6 +121,7 @@ def test_a_restricted_key_made_in_the_browser_works_only_where_it_should(
     page.get_by_role("group", name="Products").get_by_label("Read").check()
     page.get_by_role("button", name="Create key").click()
     secret = page.get_by_label("Your new secret key").input_value()
+    assert axe_check(page) == []
     page.get_by_role("button", name="Copy").click()
     assert page.get_by_role("status").filter(has_text="Copied.").count() == 1
     assert page.evaluate("navigator.clipboard.readText()") == secret
@@ -133,6 +135,7 @@ def test_a_restricted_key_made_in_the_browser_works_only_where_it_should(
     # Revoke, after saying yes on the confirmation page.
     page.goto(api.url + "/portal/keys")
     page.get_by_role("link", name="Revoke Search only").click()
+    assert axe_check(page) == []
     page.get_by_role("button", name="Revoke the key").click()
     page.wait_for_url(api.url + "/portal/keys")
     row = page.get_by_role("row").filter(has_text="Search only")
@@ -187,3 +190,36 @@ def test_a_domain_allowed_in_the_portal_lets_the_widget_load_there(
         shopper.locator("rag-assistant .card").first.wait_for(timeout=10_000)
         assert "isn't enabled" not in shopper.locator("rag-assistant").inner_text()
         _clean(watch)
+
+
+def test_the_password_link_page_is_accessible_and_signs_in(
+    api: Api, portal_page: PortalPage, browser_account: Account, axe_check: Any
+) -> None:
+    viewer = browser_account.users["viewer"]
+
+    async def password_link(sessions: Any) -> str:
+        async with sessions() as session:
+            made = await accounts.create_link(
+                session,
+                merchant_id=browser_account.id,
+                purpose="password",
+                email=viewer.email,
+                role=viewer.role,
+                user_id=viewer.id,
+            )
+            await session.commit()
+        return made.token
+
+    token = api_sessions(api, password_link)
+    page, watch = portal_page(None)
+    page.goto(f"{api.url}/portal/link/{token}")
+    assert axe_check(page) == []
+    page.get_by_label("New password").fill("my brand new password")
+    page.get_by_label("The same password again").fill("my brand new password")
+    page.get_by_role("button", name="Save and sign in").click()
+    page.wait_for_url(api.url + "/portal/")
+    assert viewer.email in page.locator("header").inner_text()
+    page.goto(f"{api.url}/portal/link/{token}")  # spent
+    assert page.get_by_role("heading", level=1).inner_text() == "This link no longer works"
+    assert axe_check(page) == []
+    _clean(watch, expected_statuses=(410,))
