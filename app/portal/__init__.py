@@ -29,6 +29,10 @@ How to add a page (see `keys.py` for a complete one):
    the page again with status 422 and the error next to its field (`aria-invalid`,
    `aria-describedby`). Raise `PortalError(status, title, message)` for anything else: it
    becomes a page, never JSON. An `ApiError` from shared API code becomes a page too.
-6. **Tests**: `tests/portal/`, with the fixtures of `tests/portal/conftest.py` (a signed-in
-   Playwright page per role, `axe_check(page)`, `portal_client(role)` for posting by hand).
+6. **Tests**: `tests/portal/`, with the fixtures of `tests/portal/conftest.py`: in-process,
+   `client` + `account` (a merchant with an owner, a developer and a viewer),
+   `sign_in_as(client, account.users["viewer"])` and `post_form(client, path, data, page=...)`
+   (posts with a CSRF token taken from `page`, as the browser would); in Chromium,
+   `portal_page("developer")` (a signed-in page against the `api` uvicorn process) and
+   `axe_check(page)` (serious and critical axe-core violations; expect `[]`).
 """
