@@ -209,6 +209,12 @@ async def start_session(
     """A brand-new session token (never one the browser brought: no fixation); caller commits."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    # The user's sessions that can never be used again go now, so the table does not grow.
+    await session.execute(
+        delete(PortalSession).where(
+            PortalSession.user_id == user.id, PortalSession.expires_at <= now
+        )
+    )
     session.add(
         PortalSession(
             token_hash=hash_token(token),

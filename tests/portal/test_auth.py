@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from app.db.accounts import PortalSession
@@ -294,3 +294,32 @@ def test_errors_are_pages_that_explain_never_json(client: TestClient, account: A
     wrong_method = client.delete("/portal/sign-in")
     assert wrong_method.status_code == 405
     assert wrong_method.headers["content-type"].startswith("text/html")
+
+
+def test_expired_sessions_are_deleted_when_the_user_signs_in_again(
+    client: TestClient, account: Account
+) -> None:
+    owner = account.users["owner"]
+    old = sign_in_as(client, owner)
+
+    async def expire_and_count(sessions: Any) -> None:
+        async with sessions() as session:
+            await session.execute(
+                update(PortalSession)
+                .where(PortalSession.token_hash == accounts.hash_token(old))
+                .values(expires_at=utcnow())
+            )
+            await session.commit()
+
+    run_in_app(client, expire_and_count)
+    assert _sign_in(client, owner).status_code == 303
+
+    async def hashes(sessions: Any) -> set[str]:
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(PortalSession.token_hash).where(PortalSession.user_id == owner.id)
+            )
+            return set(rows)
+
+    left = run_in_app(client, hashes)
+    assert accounts.hash_token(old) not in left and len(left) == 1
