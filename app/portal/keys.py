@@ -35,12 +35,17 @@ WRITE = api_permission("POST", "/api/keys")
 REVOKE = api_permission("DELETE", "/api/keys/{keyId}")
 LIST_LIMIT = 200
 
-# Resources in the order a merchant thinks of them, each with the levels it has.
-RESOURCES: dict[str, tuple[str, ...]] = {}
-for _name in PERMISSIONS:
-    _resource, _level = _name.split(":")
-    RESOURCES.setdefault(_resource, ())
-    RESOURCES[_resource] += (_level,)
+
+def _resources() -> dict[str, tuple[str, ...]]:
+    """`{"products": ("read", "write"), "chat": ("write",), ...}`, in the catalogue's order."""
+    levels: dict[str, tuple[str, ...]] = {}
+    for name in PERMISSIONS:
+        resource, level = name.split(":")
+        levels[resource] = (*levels.get(resource, ()), level)
+    return levels
+
+
+RESOURCES = _resources()
 
 PRESETS: dict[str, tuple[str, frozenset[str]]] = {
     "full": ("Full access", frozenset(PERMISSIONS)),
