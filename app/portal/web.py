@@ -274,6 +274,8 @@ class PortalApp:
             await self.router(scope, receive, send)
             return
         started = False
+        static = scope["path"].startswith(f"{PREFIX}/static/")
+        cache_control = b"public, max-age=300" if static else b"no-store"
 
         def with_headers(message: Message) -> Any:
             nonlocal started
@@ -283,8 +285,9 @@ class PortalApp:
                 if not any(name == b"content-security-policy" for name, _ in headers):
                     headers.append((b"content-security-policy", CSP.encode()))
                 if not any(name == b"cache-control" for name, _ in headers):
-                    # Pages show secrets once and private data: never from a cache.
-                    headers.append((b"cache-control", b"no-store"))
+                    # Pages show secrets once and private data: never from a cache. The
+                    # stylesheet and script are public; five minutes spares a fetch per page.
+                    headers.append((b"cache-control", cache_control))
                 headers.extend(SECURITY_HEADERS)
             return send(message)
 

@@ -283,6 +283,8 @@ def test_pages_carry_strict_security_headers(client: TestClient, account: Accoun
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "same-origin"
         assert headers["x-frame-options"] == "DENY"
+        cache = headers["cache-control"]
+        assert cache == ("public, max-age=300" if "/static/" in path else "no-store")
 
 
 def test_errors_are_pages_that_explain_never_json(client: TestClient, account: Account) -> None:
