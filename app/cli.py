@@ -7,6 +7,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from app import cli_users
 from app.settings import Settings, SettingsError, load_settings
 
 
@@ -41,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a hostname allowed to embed the widget (repeatable; *.example.com allowed)",
     )
     create.add_argument("--json", action="store_true", help="print JSON instead of text")
+    create.add_argument(
+        "--owner-email", help="also create the portal owner and print a one-time sign-in link"
+    )
+    cli_users.add_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -54,7 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "worker":
         return _worker(settings)
-    return asyncio.run(_create_merchant(settings, args.name, args.domain, as_json=args.json))
+    if args.command == "users":
+        return asyncio.run(cli_users.run(args, settings))
+    return asyncio.run(
+        _create_merchant(
+            settings, args.name, args.domain, as_json=args.json, owner_email=args.owner_email
+        )
+    )
 
 
 def _serve(settings: Settings, host: str, port: int, forwarded_allow_ips: str) -> int:
@@ -109,10 +120,11 @@ def _migrate(settings: Settings) -> int:
 
 
 async def _create_merchant(
-    settings: Settings, name: str, domains: list[str], *, as_json: bool
+    settings: Settings, name: str, domains: list[str], *, as_json: bool, owner_email: str | None
 ) -> int:
     from app.db.engine import create_engine, session_factory
     from app.db.migrate import current_revisions, head_revisions
+    from app.services import accounts
     from app.services.domains import DomainError
     from app.services.merchants import create_merchant
 
@@ -128,9 +140,19 @@ async def _create_merchant(
             )
             return 2
         async with session_factory(engine)() as session:
+            if owner_email is not None:
+                await accounts.check_new_email(session, owner_email)  # before anything is made
             created = await create_merchant(session, name=name, domains=domains)
+            if owner_email is not None:
+                link = await cli_users.owner_link(
+                    session, settings, created.merchant.id, owner_email
+                )
+                await session.commit()
     except DomainError as exc:
         print(f"ragassist: bad --domain: {exc}", file=sys.stderr)
+        return 2
+    except accounts.AccountError as exc:
+        print(f"ragassist: bad --owner-email: {exc}", file=sys.stderr)
         return 2
     finally:
         await engine.dispose()
@@ -141,6 +163,8 @@ async def _create_merchant(
         "secretKey": created.secret_key.plaintext,
         "publishableKey": created.publishable_key.plaintext,
     }
+    if owner_email is not None:
+        result["portalSignInLink"] = link  # one-time: sets the owner's password, signs them in
     if as_json:
         print(json.dumps(result, indent=2))
     else:

@@ -22,6 +22,7 @@ from app.http.routing import Endpoint, build_routes
 from app.jobs import JOBS
 from app.logs import configure_logging
 from app.platform import Platform
+from app.portal.pages import portal_app
 from app.routes import ROUTES
 from app.routes.widget import widget_files
 from app.settings import Settings, SettingsError, load_settings
@@ -85,6 +86,8 @@ def create_app(
             *docs_routes(endpoints, version=app_version(), server=settings.public_base_url),
             # widget/dist/ with the CDN's cache headers, for local use (DESIGN §11).
             Mount("/widget", app=widget_files(), name="widget"),
+            # The developer portal: cookie sessions, same origin, never an API credential.
+            Mount("/portal", app=portal_app(), name="portal"),
         ],
         middleware=[
             Middleware(ObservabilityMiddleware),

@@ -1,6 +1,7 @@
 """The long-lived pieces one app instance shares: database, limiter, caches, flags."""
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from app.http.auth import KeyResolver
 from app.http.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from app.logs import LogFields
 from app.services.domains import get_domains
+from app.services.usage import FLUSH_SECONDS, UsageCounters
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ class Platform:
         self._limiter: Limiter | None = None
         self._publisher: CloudWatchPublisher | None = None
         self._publishing: asyncio.Task[None] | None = None
+        # Requests per key and refused origins, for the portal; written by `_flush_usage`.
+        self.usage = UsageCounters()
+        self._flushing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.flags.current()  # warm: the first request should not pay for the first read
@@ -67,8 +72,14 @@ class Platform:
                 self.settings.cloudwatch_namespace, environment=self.settings.environment
             )
             self._publishing = asyncio.create_task(self._publisher.run())
+        self._flushing = asyncio.create_task(self._flush_usage())
 
     async def stop(self) -> None:
+        if self._flushing is not None:
+            self._flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flushing
+            await self.usage.flush(self.sessions)
         if self._publisher is not None and self._publishing is not None:
             await self._publisher.close()
             await self._publishing
@@ -93,6 +104,11 @@ class Platform:
     def limiter(self) -> Limiter:
         assert self._limiter is not None, "Platform.start() has not run"
         return self._limiter
+
+    async def _flush_usage(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await self.usage.flush(self.sessions)
 
     async def allowed_domains(self, merchant_id: str) -> tuple[str, ...]:
         async def load() -> tuple[str, ...]:

@@ -243,6 +243,9 @@ class Settings(BaseSettings):
     # The directory the widget loader is served from (the CDN in AWS); locally the app serves
     # widget/dist/ at /widget/, which is the default.
     widget_base_url: str | None = Field(None, validation_alias="WIDGET_BASE_URL")
+    # Another origin serving this app, where the portal's widget preview runs as a shop page
+    # would; default: locally, the other name of the loopback address (127.0.0.1 / localhost).
+    widget_preview_base_url: str | None = Field(None, validation_alias="WIDGET_PREVIEW_BASE_URL")
 
     @field_validator("answer_provider")
     @classmethod
@@ -275,6 +278,16 @@ class Settings(BaseSettings):
             return None
         return value.strip()
 
+    @field_validator("widget_preview_base_url")
+    @classmethod
+    def _widget_preview_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path.strip("/"):
+            raise ValueError("expected an origin, e.g. https://preview.ragassist.example.com")
+        return f"{parts.scheme}://{parts.netloc}"
+
     @field_validator("widget_base_url")
     @classmethod
     def _widget_base_url(cls, value: str | None) -> str | None:
@@ -284,6 +297,19 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
             raise ValueError("expected the loader's directory, e.g. https://cdn.example.com/")
         return value.strip().rstrip("/") + "/"
+
+    # Portal sign-in attempts (DESIGN §17), per account and per client IP, every attempt counted.
+    portal_sign_in_per_account: Annotated[RateLimitPolicy, NoDecode] = Field(
+        RateLimitPolicy(quota=10, window=900), validation_alias="PORTAL_SIGN_IN_PER_ACCOUNT"
+    )
+    portal_sign_in_per_ip: Annotated[RateLimitPolicy, NoDecode] = Field(
+        RateLimitPolicy(quota=50, window=900), validation_alias="PORTAL_SIGN_IN_PER_IP"
+    )
+
+    @field_validator("portal_sign_in_per_account", "portal_sign_in_per_ip", mode="before")
+    @classmethod
+    def _portal_rate(cls, value: Any) -> RateLimitPolicy:
+        return value if isinstance(value, RateLimitPolicy) else RateLimitPolicy.parse(str(value))
 
     @property
     def widget_loader_url(self) -> str:

@@ -3,9 +3,11 @@
 import asyncio
 import json
 import os
+import secrets
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from invoke import Context, task
 
@@ -14,6 +16,7 @@ from app.settings import DEFAULT_STATE_DIR, Settings, load_settings
 DEMO_STATE = DEFAULT_STATE_DIR / "demo-merchant.json"
 DEMO_NAME = "Demo Shop"
 DEMO_DOMAINS = ["localhost"]
+DEMO_OWNER_EMAIL = "owner@demo-shop.example"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +24,9 @@ class DemoMerchant:
     merchant_id: str
     secret_key: str
     publishable_key: str
+    # The demo owner's portal sign-in; empty in state files written before the portal.
+    portal_email: str = ""
+    portal_password: str = ""
 
 
 def seed_demo_merchant(settings: Settings, state_file: Path = DEMO_STATE) -> DemoMerchant:
@@ -40,26 +46,63 @@ def seed_demo_merchant(settings: Settings, state_file: Path = DEMO_STATE) -> Dem
 
 async def _ensure_demo_merchant(settings: Settings, saved: DemoMerchant | None) -> DemoMerchant:
     from app.db.engine import create_engine, session_factory
+
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        sessions = session_factory(engine)
+        demo = await _ensure_demo_keys(sessions, saved)
+        return await _ensure_demo_owner(sessions, demo)
+    finally:
+        await engine.dispose()
+
+
+async def _ensure_demo_owner(sessions: Any, demo: DemoMerchant) -> DemoMerchant:
+    """The demo merchant's portal owner, signing in with the saved password (a new random one
+    when there is none, or it no longer works)."""
+    from app.services import accounts
+
+    async with sessions() as session:
+        if demo.portal_password:
+            user = await accounts.authenticate(session, DEMO_OWNER_EMAIL, demo.portal_password)
+            if user is not None and user.merchant_id == demo.merchant_id:
+                return demo
+        password = secrets.token_urlsafe(12)
+        user = await accounts.find_user(session, DEMO_OWNER_EMAIL)
+        if user is not None and user.merchant_id != demo.merchant_id:
+            await session.delete(user)  # the owner of a demo merchant that was replaced
+            await session.flush()
+            user = None
+        if user is None:
+            await accounts.add_user(
+                session,
+                merchant_id=demo.merchant_id,
+                email=DEMO_OWNER_EMAIL,
+                role="owner",
+                password=password,
+            )
+        else:
+            await accounts.set_password(session, user, password)
+        await session.commit()
+    return replace(demo, portal_email=DEMO_OWNER_EMAIL, portal_password=password)
+
+
+async def _ensure_demo_keys(sessions: Any, saved: DemoMerchant | None) -> DemoMerchant:
+    """The saved merchant if it and its keys still work, else a new one."""
     from app.http.auth import KeyResolver
     from app.services.merchants import create_merchant, get_merchant
 
-    engine = create_engine(settings.database_url, pool_size=1)
-    sessions = session_factory(engine)
-    try:
-        if saved is not None:
-            resolver = KeyResolver(sessions, ttl=0)
-            async with sessions() as session:
-                merchant = await get_merchant(session, saved.merchant_id)
-            if (
-                merchant is not None
-                and await resolver.resolve(saved.secret_key) is not None
-                and await resolver.resolve(saved.publishable_key) is not None
-            ):
-                return saved
+    if saved is not None:
+        resolver = KeyResolver(sessions, ttl=0)
         async with sessions() as session:
-            created = await create_merchant(session, name=DEMO_NAME, domains=DEMO_DOMAINS)
-    finally:
-        await engine.dispose()
+            merchant = await get_merchant(session, saved.merchant_id)
+        if (
+            merchant is not None
+            and await resolver.resolve(saved.secret_key) is not None
+            and await resolver.resolve(saved.publishable_key) is not None
+        ):
+            return saved
+    async with sessions() as session:
+        created = await create_merchant(session, name=DEMO_NAME, domains=DEMO_DOMAINS)
     return DemoMerchant(
         merchant_id=created.merchant.id,
         secret_key=created.secret_key.plaintext,
@@ -108,6 +151,8 @@ def up(c: Context, host: str = "127.0.0.1", port: int = 8000, shop_port: int = 8
             f"  Demo merchant  {demo.merchant_id}\n"
             f"  Secret key     {demo.secret_key}\n"
             f"  Publishable    {demo.publishable_key}\n\n"
+            f"  Portal         {base}/portal/  sign in as {demo.portal_email}\n"
+            f"                 password {demo.portal_password}\n\n"
             f"  Try: curl -H 'Authorization: Bearer {demo.secret_key}' {base}/api/keys\n"
             "  Press Ctrl-C to stop.\n"
         )

@@ -433,3 +433,7 @@ class WidgetEvent(Base):
     session_id: Mapped[str | None] = mapped_column(String(32), default=None)
     origin: Mapped[str | None] = mapped_column(String(300), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Tables kept in their own modules; imported here so that Base.metadata holds them all.
+from app.db import accounts as _accounts  # noqa: E402, F401

@@ -38,7 +38,8 @@ MAX_AGE = "600"
 
 class CorsAudiences:
     """Which CORS policy a path gets. Widget routes are the route table's `Audience.WIDGET`
-    endpoints (declared once, there); everything else under /api and /portal is admin.
+    endpoints (declared once, there); everything else under /api is admin. The portal is
+    same-origin (its forms carry a CSRF token): no CORS policy applies to it.
 
     Worked out once from the table: a set lookup for plain paths, and one regex, tried only
     under the literal prefix of a parameterised widget path, so no request pays a route scan.
@@ -56,7 +57,7 @@ class CorsAudiences:
     def of(self, path: str) -> str | None:
         if path in self.exact or (path.startswith(self.prefixes) and self.templated.match(path)):
             return "widget"
-        if path.startswith(("/api/", "/portal")) or path == "/api":
+        if path.startswith("/api/") or path == "/api":
             return "admin"
         return None
 
@@ -111,7 +112,10 @@ class CorsMiddleware:
         domains = await self.platform.allowed_domains(principal.merchant_id)
         host = origin_host(origin)
         # No domains yet means "any", as the seed's onboarding starts out (wildcard).
-        return not domains or (host is not None and host_allowed(host, domains))
+        allowed = not domains or (host is not None and host_allowed(host, domains))
+        if not allowed:
+            self.platform.usage.record_refusal(principal.merchant_id, origin)  # for the portal
+        return allowed
 
     async def _record_rejection(self, audience: str, origin: str, scope: Scope) -> None:
         CORS_REJECTIONS.labels(audience).inc()

@@ -133,6 +133,7 @@ async def _admit(
     principal = None
     if endpoint.audience is not Audience.PUBLIC:
         principal = await _authenticate(request, platform)
+        platform.usage.count_request(principal.key_id, principal.merchant_id)  # for the portal
         await _rate_limit(request, platform, principal, limit_headers)
         if endpoint.audience is Audience.ADMIN and principal.kind != "secret":
             raise ApiError(

@@ -82,13 +82,18 @@ def origin_host(origin: str) -> str | None:
 
 
 def host_allowed(host: str, domains: tuple[str, ...]) -> bool:
+    return matching_entry(host, domains) is not None
+
+
+def matching_entry(host: str, domains: tuple[str, ...]) -> str | None:
+    """The first entry that allows `host` (punycode), or None."""
     for domain in domains:
         if domain.startswith("*."):
             if host.endswith(domain[1:]):
-                return True
+                return domain
         elif host == domain:
-            return True
-    return False
+            return domain
+    return None
 
 
 async def get_domains(session: AsyncSession, merchant_id: str) -> tuple[str, ...]:
