@@ -427,3 +427,7 @@ class WidgetEvent(Base):
     session_id: Mapped[str | None] = mapped_column(String(32), default=None)
     origin: Mapped[str | None] = mapped_column(String(300), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Tables in their own modules register on Base.metadata when imported (migrations, create_all).
+import app.db.embeddings  # noqa: E402, F401
