@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,8 +22,9 @@ from app.platform import Platform
 from app.services.chat.embeddings import (
     Embedder,
     EmbeddingError,
+    embed_products,
     embedder_for,
-    product_text,
+    product_texts,
     text_hash,
 )
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 BATCH = 32
 
 
-async def embed_products(platform: Platform) -> int:
+async def embed_catalogs(platform: Platform) -> int:
     """One batch for the configured embedder; the number of products checked."""
     embedder = embedder_for(platform, platform.settings)
     if embedder is None:
@@ -77,7 +78,7 @@ async def embed_batch(
         if not rows:
             return 0
         texts = {
-            row.pk: product_text(
+            row.pk: product_texts(
                 row.title, row.brand, row.category, row.description, (row.data or {}).get("tags")
             )
             for row in rows
@@ -85,7 +86,7 @@ async def embed_batch(
         hashes = {pk: text_hash(embedder.name, text) for pk, text in texts.items()}
         changed = [row for row in rows if row.content_hash != hashes[row.pk]]
         try:
-            vectors = await embedder.embed([texts[row.pk] for row in changed])
+            vectors = await embed_products(embedder, [texts[row.pk] for row in changed])
         except EmbeddingError as exc:
             # Retried next round; meanwhile these products are found by full-text search.
             log.warning(
@@ -93,22 +94,21 @@ async def embed_batch(
             )
             return 0
         now = utcnow()
-        values: list[dict[str, Any]] = []
-        for row in rows:
-            value = {
+        values = {
+            row.pk: {
                 "product_pk": row.pk,
                 "model": embedder.name,
                 "merchant_id": row.merchant_id,
                 "content_hash": hashes[row.pk],
                 "source_updated_at": row.updated_at,
             }
-            values.append(value)
+            for row in rows
+        }
         for row, vector in zip(changed, vectors, strict=True):
-            position = next(n for n, value in enumerate(values) if value["product_pk"] == row.pk)
-            values[position]["vector"] = np.asarray(vector, dtype="<f4").tobytes()
-            values[position]["embedded_at"] = now
-        await _upsert(session, [v for v in values if "vector" in v], vector=True)
-        await _upsert(session, [v for v in values if "vector" not in v], vector=False)
+            values[row.pk]["vector"] = np.asarray(vector, dtype="<f4").tobytes()
+            values[row.pk]["embedded_at"] = now
+        await _upsert(session, [v for v in values.values() if "vector" in v], vector=True)
+        await _upsert(session, [v for v in values.values() if "vector" not in v], vector=False)
         await session.commit()
     return len(rows)
 
@@ -117,7 +117,7 @@ async def _upsert(session: AsyncSession, values: list[dict[str, Any]], *, vector
     """Insert or update (several workers may embed the same product at once: last wins)."""
     if not values:
         return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if (await session.connection()).dialect.name == "postgresql" else sqlite
     statement = dialect.insert(ProductEmbedding)
     if vector:
         updated = ("merchant_id", "content_hash", "vector", "source_updated_at", "embedded_at")
@@ -130,7 +130,7 @@ async def _upsert(session: AsyncSession, values: list[dict[str, Any]], *, vector
     # Unchanged text: only the check time moves; the vector and its version stay.
     for value in values:
         await session.execute(
-            ProductEmbedding.__table__.update()
+            update(ProductEmbedding)
             .where(
                 ProductEmbedding.product_pk == value["product_pk"],
                 ProductEmbedding.model == value["model"],

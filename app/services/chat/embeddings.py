@@ -51,10 +51,13 @@ def normalized(rows: Matrix) -> Matrix:
     return np.ascontiguousarray(rows / norms, dtype=np.float32)
 
 
-def product_text(
+def product_texts(
     title: str, brand: str | None, category: str | None, description: str | None, tags: Any
-) -> str:
-    """The text a product's vector is computed from: what a shopper could describe."""
+) -> tuple[str, str]:
+    """The two texts a product's vector is the mean of: what the product is (name, brand,
+    category, tags) and the same with the start of its description. The short one keeps a
+    long description from drowning the name (a misspelt or bare name still finds it); the
+    long one lets a described situation find the product ("keeps mosquitoes away")."""
     parts = [title]
     if brand and brand.lower() not in title.lower():
         parts.append(brand)
@@ -62,13 +65,21 @@ def product_text(
         parts.append(category.replace(">", "/"))
     if isinstance(tags, list) and tags:
         parts.append(", ".join(str(tag) for tag in tags[:12]))
-    if description:
-        parts.append(" ".join(description.split())[:DESCRIPTION_CHARS])
-    return ". ".join(parts)
+    short = ". ".join(parts)
+    if not description:
+        return short, short
+    return short, f"{short}. {' '.join(description.split())[:DESCRIPTION_CHARS]}"
 
 
-def text_hash(model: str, text: str) -> str:
-    return hashlib.sha256(f"{TEXT_VERSION}\n{model}\n{text}".encode()).hexdigest()[:32]
+async def embed_products(embedder: "Embedder", texts: list[tuple[str, str]]) -> Matrix:
+    """One vector per product from its two texts (see `product_texts`)."""
+    rows = await embedder.embed([short for short, _ in texts] + [full for _, full in texts])
+    return normalized(rows[: len(texts)] + rows[len(texts) :])
+
+
+def text_hash(model: str, texts: tuple[str, str]) -> str:
+    joined = "\n".join((TEXT_VERSION, model, *texts))
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
 class UniversalSentenceEncoder:

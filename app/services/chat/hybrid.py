@@ -34,17 +34,19 @@ from app.services.chat.retrieval import (
 from app.services.chat.semantic import SemanticIndex, Similarities
 
 # Best similarity minus the mean similarity to the catalog for a semantic match to count.
-SEMANTIC_CONFIDENCE = 0.20
+SEMANTIC_CONFIDENCE = 0.19
 # The same, for a full-text match to count (lower: the words matched as well).
-LEXICAL_AGREEMENT = 0.10
+LEXICAL_AGREEMENT = 0.14
 # Semantic candidates: this many best, within MARGIN of the best one.
 SEMANTIC_POOL = 40
 MARGIN = 0.12
 # For "the cheapest ...": only close matches, since price then decides the order.
 PRICE_MARGIN = 0.06
 LEXICAL_POOL = 8
-# Full-text rank bonus, in cosine units: an exact name beats a near meaning.
+# Full-text rank bonus, in cosine units: an exact name beats a near meaning. Smaller when
+# only part of the question's words matched (its main phrase, its head noun).
 LEXICAL_WEIGHT = 0.12
+PARTIAL_WEIGHT = 0.04
 _STOCK_PENALTY = {"in_stock": 0.0, "backorder": 0.02, "preorder": 0.02}
 _OUT_OF_STOCK_PENALTY = 0.04
 
@@ -112,8 +114,9 @@ async def _fuse(
     agreed = _agreed(words, similarities, best[0][1] if best else 0.0)
     if words.relaxed and candidates:
         agreed = []  # found under all the filters by meaning: better than relaxed filters
+    weight = LEXICAL_WEIGHT if words.matched_all else PARTIAL_WEIGHT
     for rank, (product, similarity) in enumerate(agreed):
-        bonus = LEXICAL_WEIGHT / (1 + rank)
+        bonus = weight / (1 + rank)
         current = candidates.get(product.id)
         base = current.score if current is not None else similarity
         candidates[product.id] = _Candidate(product, base + bonus)

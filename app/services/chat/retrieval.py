@@ -95,6 +95,7 @@ class _Attempt:
     filters: _Filters
     groups: list[tuple[Term, ...]]  # each group must match (AND); its terms are alternatives
     every: bool = True  # False: any single term is enough (the last resort)
+    all_words: bool = False  # the groups are every word of the question
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,8 @@ class Lexical:
     relaxed: tuple[str, ...]
     # Found by all of a word set (not by any single word, nor by the filters alone).
     matched_words: bool
+    # ... and that word set was all of the question's words (not its main phrase or noun).
+    matched_all: bool = False
 
 
 async def lexical(
@@ -115,7 +118,7 @@ async def lexical(
 ) -> Lexical:
     """The full-text search's products. `any_word=False` skips the loosest tier (products
     matching any one word), for a caller that has a better fallback (semantic search)."""
-    if session.bind.dialect.name == "postgresql":
+    if (await session.connection()).dialect.name == "postgresql":
         # Full-text matches are found through the GIN index. With prefix words the planner's
         # row estimates are rough, and a sequential scan over a large catalog (wide rows:
         # descriptions and their tsvector) takes many times longer than the index; this
@@ -123,7 +126,7 @@ async def lexical(
         await session.execute(text("SET LOCAL enable_seqscan = off"))
     found: list[FoundProduct] = []
     relaxed: tuple[str, ...] | None = None
-    matched_words = False
+    matched_words = matched_all = False
     for attempt in _attempts(hints):
         if relaxed is not None and attempt.relaxed != relaxed:
             continue  # a top-up keeps the filters the first results were found with
@@ -135,10 +138,11 @@ async def lexical(
             if relaxed is None:
                 relaxed = attempt.relaxed
                 matched_words = bool(attempt.groups) and attempt.every
+                matched_all = matched_words and attempt.all_words
             found += more
             if len(found) >= limit:
                 break
-    return Lexical(tuple(found), relaxed or (), matched_words)
+    return Lexical(tuple(found), relaxed or (), matched_words, matched_all)
 
 
 async def by_keys(
@@ -180,7 +184,7 @@ def _attempts(hints: Hints) -> list[_Attempt]:
     # Words before filters: "Patagonia hiking boots" shows hiking boots of other brands (and
     # says so) rather than Patagonia's hiking pants.
     attempts = [
-        _Attempt(relaxed, filters, groups)
+        _Attempt(relaxed, filters, groups, all_words=groups is word_sets[0])
         for groups in word_sets
         for relaxed, filters in relaxations
     ]

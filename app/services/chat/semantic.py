@@ -84,7 +84,9 @@ class SemanticIndex:
         alone: a slow or broken embeddings endpoint must not cost the shopper an answer)."""
         started = time.monotonic()
         try:
-            return (await self.embedder.embed([question]))[0]
+            vectors = await self.embedder.embed([question])
+            row: Matrix = vectors[0]
+            return row
         except EmbeddingError as exc:
             log.warning(
                 "question embedding failed; answering with full-text search only",
