@@ -44,9 +44,16 @@ async def embed_catalogs(platform: Platform) -> int:
 
 
 async def embed_batch(
-    sessions: async_sessionmaker[AsyncSession], embedder: Embedder, *, batch: int = BATCH
+    sessions: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+    *,
+    batch: int = BATCH,
+    merchant_id: str | None = None,
 ) -> int:
+    """Embed up to `batch` products needing it (of one merchant, or of all); the number of
+    products checked, 0 when none needs it."""
     existing = ProductEmbedding
+    only = () if merchant_id is None else (Product.merchant_id == merchant_id,)
     async with sessions() as session:
         rows = (
             await session.execute(
@@ -69,7 +76,8 @@ async def embed_batch(
                     or_(
                         existing.product_pk.is_(None),
                         Product.updated_at > existing.source_updated_at,
-                    )
+                    ),
+                    *only,
                 )
                 .order_by(Product.pk)
                 .limit(batch)

@@ -34,6 +34,47 @@ log = logging.getLogger(__name__)
 
 # Vectors kept across all merchants of a process (512-d float32: 2 KB each, 1 GB in all).
 MAX_CACHED_VECTORS = 500_000
+# Products of every kind. A question's mean similarity to a catalog is the baseline a real
+# match must stand out from; a small catalog has too few products for that mean to say
+# anything, so these are counted in as well (their weight fades as the catalog grows).
+REFERENCE_PRODUCTS = (
+    "Cotton t-shirt. Apparel / Tops",
+    "Slim fit jeans. Apparel / Pants",
+    "Leather ankle boots. Footwear",
+    "Wool winter coat. Apparel / Outerwear",
+    "Running shoes. Footwear / Sports",
+    "Wireless headphones. Electronics / Audio",
+    "Smartphone with 128 GB storage. Electronics / Phones",
+    "Laptop 15 inch. Electronics / Computers",
+    "4K television 55 inch. Electronics / TV",
+    "USB-C charger. Electronics / Accessories",
+    "Espresso machine. Home / Kitchen appliances",
+    "Non-stick frying pan. Home / Cookware",
+    "Cotton bed sheets. Home / Bedding",
+    "Three-seat sofa. Furniture / Living room",
+    "Desk lamp. Home / Lighting",
+    "Cordless drill. Tools / Power tools",
+    "Garden hose. Garden / Watering",
+    "Lawn mower. Garden / Lawn care",
+    "Dog food, dry, 10 kg. Pets / Food",
+    "Cat scratching post. Pets / Toys",
+    "Baby stroller. Baby / Travel",
+    "Building blocks set. Toys / Construction",
+    "Board game for families. Toys / Games",
+    "Paperback novel. Books / Fiction",
+    "Acoustic guitar. Music / Instruments",
+    "Yoga mat. Sports / Fitness",
+    "Mountain bike. Sports / Cycling",
+    "Camping tent for two. Outdoor / Tents",
+    "Moisturizing face cream. Beauty / Skincare",
+    "Eau de parfum 50 ml. Beauty / Fragrance",
+    "Ground coffee 500 g. Food / Coffee",
+    "Dark chocolate bar. Food / Sweets",
+    "Car floor mats. Automotive / Interior",
+    "Printer ink cartridge. Office / Printing",
+    "Ballpoint pens, 10 pack. Office / Stationery",
+    "Vitamin D supplement. Health / Supplements",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +90,15 @@ class Similarities:
 
     keys: npt.NDArray[np.int64]  # product pks, ascending
     scores: Matrix
+    reference: Matrix  # ... and to REFERENCE_PRODUCTS (empty if they could not be embedded)
 
     @property
     def mean(self) -> float:
-        """How close the question is to the catalog as a whole: the baseline that a real
+        """How close the question is to products in general: the baseline that a real
         match stands out from (a question about something unsold is about as close to
         everything)."""
-        return float(self.scores.mean()) if len(self.scores) else 0.0
+        count = len(self.scores) + len(self.reference)
+        return float(self.scores.sum() + self.reference.sum()) / count if count else 0.0
 
     def top(self, k: int) -> list[tuple[int, float]]:
         k = min(k, len(self.scores))
@@ -78,6 +121,7 @@ class SemanticIndex:
         self.embedder = embedder
         self._matrices: OrderedDict[str, _Matrix] = OrderedDict()
         self._loading: dict[str, asyncio.Lock] = {}
+        self._reference: Matrix | None = None
 
     async def embed_question(self, question: str) -> Matrix | None:
         """The question's vector; None when the embedder fails (then full-text search answers
@@ -102,7 +146,16 @@ class SemanticIndex:
         self, session: AsyncSession, merchant_id: str, vector: Matrix
     ) -> Similarities:
         matrix = await self._matrix(session, merchant_id)
-        return Similarities(matrix.keys, matrix.rows @ vector)
+        return Similarities(matrix.keys, matrix.rows @ vector, await self._references() @ vector)
+
+    async def _references(self) -> Matrix:
+        if self._reference is None:
+            try:
+                self._reference = await self.embedder.embed(list(REFERENCE_PRODUCTS))
+            except EmbeddingError:
+                # The catalog alone sets the baseline this time; tried again next question.
+                return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return self._reference
 
     async def _matrix(self, session: AsyncSession, merchant_id: str) -> _Matrix:
         model = self.embedder.name
