@@ -73,6 +73,8 @@ def product_texts(
 
 async def embed_products(embedder: "Embedder", texts: list[tuple[str, str]]) -> Matrix:
     """One vector per product from its two texts (see `product_texts`)."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
     rows = await embedder.embed([short for short, _ in texts] + [full for _, full in texts])
     return normalized(rows[: len(texts)] + rows[len(texts) :])
 
