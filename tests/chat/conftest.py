@@ -112,3 +112,11 @@ def embed_catalog(client: TestClient, merchant_id: str) -> int:
         return checked
 
     return client.portal.call(run)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def embedded_shop(client: TestClient) -> MerchantKeys:
+    """The demo shop, embedded as the worker embeds it after an import."""
+    keys = with_catalog(client)
+    assert embed_catalog(client, keys.id) == len(widget.demo_catalog())
+    return keys

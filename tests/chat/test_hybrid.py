@@ -4,19 +4,11 @@ products (issue 11)."""
 
 from decimal import Decimal
 
-import pytest
 from starlette.testclient import TestClient
 
 from ops import widget
-from tests.chat.conftest import SHOP, ask, embed_catalog, start_session, with_catalog
+from tests.chat.conftest import SHOP, ask, embed_catalog, start_session
 from tests.conftest import MerchantKeys, new_merchant
-
-
-@pytest.fixture
-def embedded_shop(client: TestClient) -> MerchantKeys:
-    keys = with_catalog(client)
-    assert embed_catalog(client, keys.id) == len(widget.demo_catalog())
-    return keys
 
 
 def _titles(reply: dict) -> list[str]:
