@@ -152,9 +152,16 @@ def benchmarks() -> list[Callable[[BenchConfig], BenchRow]]:
     BenchConfig and BenchRow from this one."""
     from ops.bench_catalog import catalog_import
     from ops.bench_chat import CHAT_BENCHMARKS
+    from ops.bench_retrieval import RETRIEVAL_BENCHMARKS
     from ops.bench_webhooks import webhook_delivery_rate
 
-    return [api_middleware_overhead, webhook_delivery_rate, catalog_import, *CHAT_BENCHMARKS]
+    return [
+        api_middleware_overhead,
+        webhook_delivery_rate,
+        catalog_import,
+        *CHAT_BENCHMARKS,
+        *RETRIEVAL_BENCHMARKS,
+    ]
 
 
 @task(
