@@ -67,8 +67,12 @@ async def retrieve(
     limit: int = DEFAULT_LIMIT,
 ) -> Retrieval:
     """The products to show for a question (none when nothing fits)."""
-    if semantic is None or not hints.terms or not question.strip():
-        # Nothing to mean (a price alone, a greeting) or no embedder: full-text search alone.
+    matrix = None
+    if semantic is not None and hints.terms and question.strip():
+        matrix = await semantic.vectors(session, merchant_id)
+    if semantic is None or matrix is None:
+        # No embedder, nothing to mean (a price alone, a greeting), or nothing embedded yet
+        # (a new catalog before the worker's first round): full-text search alone.
         found = await lexical(session, merchant_id, hints, limit=limit)
         return Retrieval(found.products[:limit], hints, found.relaxed)
     # The question is embedded (in a thread) while the full-text search runs.
@@ -85,11 +89,7 @@ async def retrieve(
         # The embedder failed: the full-text answer, as without one.
         found = await lexical(session, merchant_id, hints, limit=limit)
         return Retrieval(found.products[:limit], hints, found.relaxed)
-    similarities = await semantic.similarities(session, merchant_id, vector)
-    if not len(similarities.keys):
-        # Nothing embedded yet (a new catalog, before the worker's first round).
-        found = await lexical(session, merchant_id, hints, limit=limit)
-        return Retrieval(found.products[:limit], hints, found.relaxed)
+    similarities = await semantic.similarities(matrix, vector)
     return await _fuse(session, merchant_id, hints, words, similarities, limit)
 
 

@@ -142,11 +142,16 @@ class SemanticIndex:
             )
             return None
 
-    async def similarities(
-        self, session: AsyncSession, merchant_id: str, vector: Matrix
-    ) -> Similarities:
+    async def vectors(self, session: AsyncSession, merchant_id: str) -> _Matrix | None:
+        """The merchant's current vectors; None when it has none yet (then there is no need
+        to embed the question at all)."""
         matrix = await self._matrix(session, merchant_id)
-        return Similarities(matrix.keys, matrix.rows @ vector, await self._references() @ vector)
+        return matrix if len(matrix.keys) else None
+
+    async def similarities(self, matrix: _Matrix, vector: Matrix) -> Similarities:
+        # numpy releases the GIL: the product of a large catalog does not stall the loop.
+        scores = await asyncio.to_thread(np.matmul, matrix.rows, vector)
+        return Similarities(matrix.keys, scores, await self._references() @ vector)
 
     async def _references(self) -> Matrix:
         if self._reference is None:
