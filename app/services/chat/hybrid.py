@@ -75,21 +75,21 @@ async def retrieve(
         # (a new catalog before the worker's first round): full-text search alone.
         found = await lexical(session, merchant_id, hints, limit=limit)
         return Retrieval(found.products[:limit], hints, found.relaxed)
-    # The question is embedded (in a thread) while the full-text search runs.
-    embedding = asyncio.create_task(semantic.embed_question(question))
+    # The question is embedded and compared with the catalog (in threads) while the full-text
+    # search runs (in the database).
+    scoring = asyncio.create_task(semantic.score(matrix, question))
     try:
         words = await lexical(session, merchant_id, hints, limit=LEXICAL_POOL, any_word=False)
-        vector = await embedding
+        similarities = await scoring
     finally:
-        if not embedding.done():
-            embedding.cancel()
+        if not scoring.done():
+            scoring.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await embedding
-    if vector is None:
+                await scoring
+    if similarities is None:
         # The embedder failed: the full-text answer, as without one.
         found = await lexical(session, merchant_id, hints, limit=limit)
         return Retrieval(found.products[:limit], hints, found.relaxed)
-    similarities = await semantic.similarities(matrix, vector)
     return await _fuse(session, merchant_id, hints, words, similarities, limit)
 
 

@@ -90,15 +90,10 @@ class Similarities:
 
     keys: npt.NDArray[np.int64]  # product pks, ascending
     scores: Matrix
-    reference: Matrix  # ... and to REFERENCE_PRODUCTS (empty if they could not be embedded)
-
-    @property
-    def mean(self) -> float:
-        """How close the question is to products in general: the baseline that a real
-        match stands out from (a question about something unsold is about as close to
-        everything)."""
-        count = len(self.scores) + len(self.reference)
-        return float(self.scores.sum() + self.reference.sum()) / count if count else 0.0
+    # The mean similarity to these products and REFERENCE_PRODUCTS: how close the question is
+    # to products in general, the baseline a real match stands out from (a question about
+    # something unsold is about as close to everything).
+    mean: float
 
     def top(self, k: int) -> list[tuple[int, float]]:
         k = min(k, len(self.scores))
@@ -148,10 +143,17 @@ class SemanticIndex:
         matrix = await self._matrix(session, merchant_id)
         return matrix if len(matrix.keys) else None
 
-    async def similarities(self, matrix: _Matrix, vector: Matrix) -> Similarities:
+    async def score(self, matrix: _Matrix, question: str) -> Similarities | None:
+        """The question's similarity to each product; None when it could not be embedded."""
+        vector = await self.embed_question(question)
+        if vector is None:
+            return None
         # numpy releases the GIL: the product of a large catalog does not stall the loop.
         scores = await asyncio.to_thread(np.matmul, matrix.rows, vector)
-        return Similarities(matrix.keys, scores, await self._references() @ vector)
+        reference = await self._references() @ vector
+        count = len(scores) + len(reference)
+        mean = float(scores.sum() + reference.sum()) / count
+        return Similarities(matrix.keys, scores, mean)
 
     async def _references(self) -> Matrix:
         if self._reference is None:
