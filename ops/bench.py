@@ -153,6 +153,7 @@ def benchmarks() -> list[Callable[[BenchConfig], BenchRow]]:
     from ops.bench_catalog import catalog_import
     from ops.bench_chat import CHAT_BENCHMARKS
     from ops.bench_portal import portal_render
+    from ops.bench_retrieval import RETRIEVAL_BENCHMARKS
     from ops.bench_webhooks import webhook_delivery_rate
 
     return [
@@ -161,6 +162,7 @@ def benchmarks() -> list[Callable[[BenchConfig], BenchRow]]:
         catalog_import,
         *CHAT_BENCHMARKS,
         portal_render,
+        *RETRIEVAL_BENCHMARKS,
     ]
 
 

@@ -60,7 +60,7 @@ async def hit_rate(
 
     from app.db.models import Product
     from app.services.chat.hints import parse_hints
-    from app.services.chat.retrieval import retrieve
+    from app.services.chat.retrieval import lexical
     from app.services.chat.vocabulary import load_vocabulary
 
     misses = []
@@ -76,7 +76,7 @@ async def hit_rate(
             ).all()
         )
         for item in questions:
-            found = await retrieve(session, merchant_id, parse_hints(item["question"], vocabulary))
+            found = await lexical(session, merchant_id, parse_hints(item["question"], vocabulary))
             top = {external[product.id] for product in found.products[:k]}
             if not top & set(item["relevant"]):
                 misses.append(item["question"])

@@ -437,3 +437,4 @@ class WidgetEvent(Base):
 
 # Tables kept in their own modules; imported here so that Base.metadata holds them all.
 from app.db import accounts as _accounts  # noqa: E402, F401
+from app.db import embeddings as _embeddings  # noqa: E402, F401

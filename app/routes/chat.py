@@ -21,7 +21,9 @@ from app.routes.products import VariantOut
 from app.services.chat import exchange
 from app.services.chat import sessions as service
 from app.services.chat.answers import AnswerProvider, Delta, Reset
+from app.services.chat.embeddings import embedder_for
 from app.services.chat.providers import answer_provider
+from app.services.chat.semantic import semantic_index
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +214,7 @@ async def send_chat_message_handler(call: Call) -> Exchange | Response:
             merchant_id=call.merchant_id,
             session_id=call.path["sessionId"],
             content=body.content,
+            semantic=semantic_index(platform.sessions, embedder_for(platform, platform.settings)),
         )
     except service.SessionFull:
         raise ApiError(

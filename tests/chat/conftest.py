@@ -6,6 +6,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from app.services.chat.embedding_job import embed_batch
+from app.services.chat.embeddings import UniversalSentenceEncoder
 from ops import widget
 from tests.conftest import MerchantKeys, new_merchant
 
@@ -71,3 +73,50 @@ def ask_streaming(
                 fields = dict(line.split(": ", 1) for line in frame.splitlines())
                 events.append((fields["event"], json.loads(fields["data"])))
     return events
+
+
+class MemoEmbedder:
+    """The built-in model, remembering what it embedded: the demo catalog is embedded once
+    per test run however many merchants hold it. `texts` counts what each call embedded."""
+
+    name = UniversalSentenceEncoder.name
+    dimension = UniversalSentenceEncoder.dimension
+
+    def __init__(self) -> None:
+        self.model = UniversalSentenceEncoder()
+        self.memo: dict[str, Any] = {}
+        self.texts: list[str] = []
+
+    async def embed(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        self.texts += texts
+        missing = [text for text in dict.fromkeys(texts) if text not in self.memo]
+        if missing:
+            for text, row in zip(missing, await self.model.embed(missing), strict=True):
+                self.memo[text] = row
+        return np.stack([self.memo[text] for text in texts])
+
+
+MEMO_EMBEDDER = MemoEmbedder()
+
+
+def embed_catalog(client: TestClient, merchant_id: str) -> int:
+    """What the worker does after an import, for one merchant; how many products it checked."""
+    sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
+
+    async def run() -> int:
+        checked = 0
+        while done := await embed_batch(sessions, MEMO_EMBEDDER, merchant_id=merchant_id):
+            checked += done
+        return checked
+
+    return client.portal.call(run)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def embedded_shop(client: TestClient) -> MerchantKeys:
+    """The demo shop, embedded as the worker embeds it after an import."""
+    keys = with_catalog(client)
+    assert embed_catalog(client, keys.id) == len(widget.demo_catalog())
+    return keys

@@ -12,7 +12,7 @@ CARD_FIELDS = {"id", "title", "price", "currency", "url", "imageUrl", "availabil
 CARD_FIELDS |= {"maxPrice", "options", "variants"}  # a product's variants as its options
 
 
-def test_reply_names_the_products_found_and_carries_their_cards(
+def test_reply_says_what_was_found_and_the_cards_carry_the_products(
     client: TestClient, shop: MerchantKeys
 ) -> None:
     session = start_session(client, shop)
@@ -28,10 +28,12 @@ def test_reply_names_the_products_found_and_carries_their_cards(
     assert cards[0]["price"] == "24.90" and cards[0]["currency"] == "USD"
     assert cards[0]["url"].startswith("https://shop.example.com/products/")
     assert cards[0]["id"].startswith("prd_")
-    # Grounded: every card is named in the text with its price, nothing else is.
+    # The text says what was looked for; the cards carry the products, and the text does not
+    # repeat them as a list.
+    assert "cast iron skillet" in reply["content"]
     for card in cards:
-        assert card["title"] in reply["content"]
-        assert f"${card['price']}" in reply["content"]
+        assert card["title"] not in reply["content"]
+        assert card["price"] not in reply["content"]
 
 
 def test_in_stock_products_come_first(client: TestClient, shop: MerchantKeys) -> None:
@@ -81,7 +83,7 @@ def test_no_match_is_said_honestly_with_suggestions(client: TestClient, shop: Me
     session = start_session(client, shop)
     reply = ask(client, shop, session["id"], "Do you sell quantum flux capacitors?")["reply"]
     assert reply["products"] == []
-    assert "couldn't find any products" in reply["content"]
+    assert "don't seem to carry" in reply["content"]
     assert "quantum flux capacitors" in reply["content"]
     assert "Jackets" in reply["content"]  # a popular category of this catalog, to ask about
 
@@ -100,7 +102,7 @@ def test_an_empty_catalog_answers_without_error(client: TestClient) -> None:
     session = start_session(client, empty)
     reply = ask(client, empty, session["id"], "tents")["reply"]
     assert reply["products"] == []
-    assert "couldn't find" in reply["content"]
+    assert "don't seem to carry" in reply["content"]
 
 
 def test_streamed_reply_arrives_piece_by_piece_and_is_stored(
@@ -112,7 +114,7 @@ def test_streamed_reply_arrives_piece_by_piece_and_is_stored(
     assert names[:2] == ["message", "products"]
     assert names[-1] == "done"
     deltas = [data["text"] for name, data in events if name == "delta"]
-    assert len(deltas) > 10  # word by word, not one blob
+    assert len(deltas) > 5  # word by word, not one blob
     assert set(names[2:-1]) == {"delta"}
     question = events[0][1]["message"]
     reply = events[-1][1]["reply"]

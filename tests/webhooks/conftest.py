@@ -29,6 +29,9 @@ WEBHOOK_ENV = {
     "WEBHOOK_TIMEOUT_SECONDS": "2",
     "WORKER_POLL_SECONDS": "0.05",
     "WEBHOOK_LEASE_SECONDS": "4",
+    # These workers share the test database with every other test's catalogs; embedding them
+    # all (the worker's embedding job) would only slow the deliveries measured here.
+    "EMBEDDINGS_PROVIDER": "off",
 }
 
 

@@ -30,7 +30,8 @@ from app.services.chat.answers.extractive import pieces
 from app.services.chat.answers.openai import HISTORY_MESSAGES
 from app.services.chat.cards import product_cards
 from app.services.chat.hints import parse_hints
-from app.services.chat.retrieval import retrieve
+from app.services.chat.hybrid import retrieve
+from app.services.chat.semantic import SemanticIndex
 from app.services.chat.sessions import (
     SessionFull,
     add_messages,
@@ -63,6 +64,7 @@ async def ask(
     merchant_id: str,
     session_id: str,
     content: str,
+    semantic: SemanticIndex | None = None,
 ) -> Turn | None:
     """Store the question and retrieve products (and answer, for `extractive`); None if the
     session is not the merchant's. Raises SessionFull when there is no room for a question
@@ -80,7 +82,7 @@ async def ask(
             # Only a language model reads the conversation so far.
             history = await recent_history(session, chat.id, count=HISTORY_MESSAGES)
         hints = parse_hints(content, vocabulary)
-        retrieval = await retrieve(session, merchant_id, hints)
+        retrieval = await retrieve(session, merchant_id, hints, question=content, semantic=semantic)
         cards = await product_cards(session, merchant_id, retrieval.products)
         request = AnswerRequest(
             question=content,

@@ -37,11 +37,15 @@ _BETWEEN = re.compile(rf"\bbetween\s+{_amount(1)}\s+(?:and|-|\u2013|to)\s+{_amou
 _SPAN = re.compile(rf"(?:\bfrom\s+)?{_amount(1)}\s*(?:-|\u2013|\bto\b)\s*{_amount(2)}")
 _MAX = re.compile(
     r"(?:\bunder|\bbelow|\bless than|\bcheaper than|\bno more than|\bnot more than|\bat most"
-    r"|\bup to|\bmax(?:imum)?|\bwithin|\bbudget(?:\s+(?:of|is))?|<|\bnot over|\bnot above)"
+    r"|\bup to|\bmax(?:imum)?|\bwithin|\bbudget(?:\s+(?:of|is))?|<|\bnot over|\bnot above"
+    # German, French, Spanish: the shopper's language is not always the catalog's.
+    r"|\bunter|\bweniger als|\bbis|\bmoins de|\ben dessous de|\bmenos de|\bpor debajo de"
+    r"|\bhasta)"
     rf"\s*{_amount(1)}"
 )
 _MIN = re.compile(
-    r"(?:\bover|\babove|\bmore than|\bat least|\bmin(?:imum)?|\bstarting (?:at|from)|>)"
+    r"(?:\bover|\babove|\bmore than|\bat least|\bmin(?:imum)?|\bstarting (?:at|from)|>"
+    r"|\büber|\bmehr als|\bplus de|\bmás de)"
     rf"\s*{_amount(1)}"
 )
 _AROUND = re.compile(

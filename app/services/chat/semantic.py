@@ -1,0 +1,231 @@
+"""Semantic search over a merchant's product vectors, in process.
+
+Each API process keeps, per merchant, the normalized float32 matrix of the merchant's vectors
+(and the product keys of its rows); a question is one matrix-vector product and an exact
+top-k. That is exact cosine search: at 100,000 products of 512 dimensions the matrix is
+200 MB and the product takes a few milliseconds, which is where this design stops (see
+docs/architecture.md for what comes after). Before each search a one-row indexed query reads
+the newest `embedded_at` of the merchant's vectors: when the worker wrote new ones the matrix
+is loaded again, so answers follow the catalog without any message between processes.
+
+Products without a vector yet are simply not in the matrix: the full-text search still finds
+them. The rows found here are only keys and scores; retrieval reads the products themselves
+under the merchant's id and the question's filters, so nothing of another merchant (or
+outside the filters) can come out of a stale or foreign matrix.
+"""
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.embeddings import ProductEmbedding
+from app.services.chat.embeddings import Embedder, EmbeddingError, Matrix
+
+log = logging.getLogger(__name__)
+
+# Vectors kept across all merchants of a process (512-d float32: 2 KB each, 1 GB in all).
+MAX_CACHED_VECTORS = 500_000
+# Products of every kind. A question's mean similarity to a catalog is the baseline a real
+# match must stand out from; a small catalog has too few products for that mean to say
+# anything, so these are counted in as well (their weight fades as the catalog grows).
+REFERENCE_PRODUCTS = (
+    "Cotton t-shirt. Apparel / Tops",
+    "Slim fit jeans. Apparel / Pants",
+    "Leather ankle boots. Footwear",
+    "Wool winter coat. Apparel / Outerwear",
+    "Running shoes. Footwear / Sports",
+    "Wireless headphones. Electronics / Audio",
+    "Smartphone with 128 GB storage. Electronics / Phones",
+    "Laptop 15 inch. Electronics / Computers",
+    "4K television 55 inch. Electronics / TV",
+    "USB-C charger. Electronics / Accessories",
+    "Espresso machine. Home / Kitchen appliances",
+    "Non-stick frying pan. Home / Cookware",
+    "Cotton bed sheets. Home / Bedding",
+    "Three-seat sofa. Furniture / Living room",
+    "Desk lamp. Home / Lighting",
+    "Cordless drill. Tools / Power tools",
+    "Garden hose. Garden / Watering",
+    "Lawn mower. Garden / Lawn care",
+    "Dog food, dry, 10 kg. Pets / Food",
+    "Cat scratching post. Pets / Toys",
+    "Baby stroller. Baby / Travel",
+    "Building blocks set. Toys / Construction",
+    "Board game for families. Toys / Games",
+    "Paperback novel. Books / Fiction",
+    "Acoustic guitar. Music / Instruments",
+    "Yoga mat. Sports / Fitness",
+    "Mountain bike. Sports / Cycling",
+    "Camping tent for two. Outdoor / Tents",
+    "Moisturizing face cream. Beauty / Skincare",
+    "Eau de parfum 50 ml. Beauty / Fragrance",
+    "Ground coffee 500 g. Food / Coffee",
+    "Dark chocolate bar. Food / Sweets",
+    "Car floor mats. Automotive / Interior",
+    "Printer ink cartridge. Office / Printing",
+    "Ballpoint pens, 10 pack. Office / Stationery",
+    "Vitamin D supplement. Health / Supplements",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Matrix:
+    version: datetime | None
+    keys: npt.NDArray[np.int64]
+    rows: Matrix
+
+
+@dataclass(frozen=True, slots=True)
+class Similarities:
+    """A question's cosine similarity to each of a merchant's embedded products."""
+
+    keys: npt.NDArray[np.int64]  # product pks, ascending
+    scores: Matrix
+    # The mean similarity to these products and REFERENCE_PRODUCTS: how close the question is
+    # to products in general, the baseline a real match stands out from (a question about
+    # something unsold is about as close to everything).
+    mean: float
+
+    def top(self, k: int) -> list[tuple[int, float]]:
+        k = min(k, len(self.scores))
+        if k <= 0:
+            return []
+        best = np.argpartition(-self.scores, k - 1)[:k]
+        best = best[np.argsort(-self.scores[best], kind="stable")]
+        return [(int(self.keys[n]), float(self.scores[n])) for n in best]
+
+    def of(self, key: int) -> float | None:
+        """The product's similarity; None when it has no vector yet."""
+        n = int(np.searchsorted(self.keys, key))
+        if n < len(self.keys) and self.keys[n] == key:
+            return float(self.scores[n])
+        return None
+
+
+class SemanticIndex:
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._matrices: OrderedDict[str, _Matrix] = OrderedDict()
+        self._loading: dict[str, asyncio.Lock] = {}
+        self._reference: Matrix | None = None
+
+    async def embed_question(self, question: str) -> Matrix | None:
+        """The question's vector; None when the embedder fails (then full-text search answers
+        alone: a slow or broken embeddings endpoint must not cost the shopper an answer)."""
+        started = time.monotonic()
+        try:
+            vectors = await self.embedder.embed([question])
+            row: Matrix = vectors[0]
+            return row
+        except EmbeddingError as exc:
+            log.warning(
+                "question embedding failed; answering with full-text search only",
+                extra={
+                    "embedder": self.embedder.name,
+                    "error": str(exc)[:300],
+                    "elapsedMs": round((time.monotonic() - started) * 1000, 1),
+                },
+            )
+            return None
+
+    async def vectors(self, session: AsyncSession, merchant_id: str) -> _Matrix | None:
+        """The merchant's current vectors; None when it has none yet (then there is no need
+        to embed the question at all)."""
+        matrix = await self._matrix(session, merchant_id)
+        return matrix if len(matrix.keys) else None
+
+    async def score(self, matrix: _Matrix, question: str) -> Similarities | None:
+        """The question's similarity to each product; None when it could not be embedded."""
+        vector = await self.embed_question(question)
+        if vector is None:
+            return None
+        # numpy releases the GIL: the product of a large catalog does not stall the loop.
+        scores = await asyncio.to_thread(np.matmul, matrix.rows, vector)
+        reference = await self._references() @ vector
+        count = len(scores) + len(reference)
+        mean = float(scores.sum() + reference.sum()) / count
+        return Similarities(matrix.keys, scores, mean)
+
+    async def _references(self) -> Matrix:
+        if self._reference is None:
+            try:
+                self._reference = await self.embedder.embed(list(REFERENCE_PRODUCTS))
+            except EmbeddingError:
+                # The catalog alone sets the baseline this time; tried again next question.
+                return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return self._reference
+
+    async def _matrix(self, session: AsyncSession, merchant_id: str) -> _Matrix:
+        model = self.embedder.name
+        version = await session.scalar(
+            select(func.max(ProductEmbedding.embedded_at)).where(
+                ProductEmbedding.merchant_id == merchant_id, ProductEmbedding.model == model
+            )
+        )
+        cached = self._matrices.get(merchant_id)
+        if cached is not None and cached.version == version:
+            self._matrices.move_to_end(merchant_id)
+            return cached
+        lock = self._loading.setdefault(merchant_id, asyncio.Lock())
+        async with lock:  # one load per merchant at a time, however many questions wait
+            cached = self._matrices.get(merchant_id)
+            if cached is not None and cached.version == version:
+                return cached
+            loaded = await self._load(session, merchant_id, version)
+            self._store(merchant_id, loaded)
+            return loaded
+
+    async def _load(
+        self, session: AsyncSession, merchant_id: str, version: datetime | None
+    ) -> _Matrix:
+        rows = (
+            await session.execute(
+                select(ProductEmbedding.product_pk, ProductEmbedding.vector)
+                .where(
+                    ProductEmbedding.merchant_id == merchant_id,
+                    ProductEmbedding.model == self.embedder.name,
+                )
+                .order_by(ProductEmbedding.product_pk)
+            )
+        ).all()
+        dimension = self.embedder.dimension
+        usable = [(key, vector) for key, vector in rows if len(vector) == dimension * 4]
+        keys = np.fromiter((key for key, _ in usable), dtype=np.int64, count=len(usable))
+        flat = np.frombuffer(b"".join(vector for _, vector in usable), dtype="<f4")
+        return _Matrix(version, keys, flat.reshape(len(usable), dimension).astype(np.float32))
+
+    def _store(self, merchant_id: str, matrix: _Matrix) -> None:
+        self._matrices[merchant_id] = matrix
+        self._matrices.move_to_end(merchant_id)
+        total = sum(len(entry.keys) for entry in self._matrices.values())
+        while total > MAX_CACHED_VECTORS and len(self._matrices) > 1:
+            _, dropped = self._matrices.popitem(last=False)
+            total -= len(dropped.keys)
+
+
+_INDEXES: "weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], dict[str, SemanticIndex]]"
+_INDEXES = weakref.WeakKeyDictionary()
+
+
+def semantic_index(
+    sessions: async_sessionmaker[AsyncSession], embedder: Embedder | None
+) -> SemanticIndex | None:
+    """This process's index for the database of `sessions` and the embedder's model."""
+    if embedder is None:
+        return None
+    indexes = _INDEXES.setdefault(sessions, {})
+    index = indexes.get(embedder.name)
+    if index is None:
+        index = indexes[embedder.name] = SemanticIndex(embedder)
+    # A remote embedder comes with the current event loop's HTTP client: use the newest.
+    index.embedder = embedder
+    return index

@@ -1,0 +1,361 @@
+"""Retrieval quality and cost (issue 11), as `invoke bench` rows.
+
+Quality is measured on the labelled shopper questions of tests/chat/quality/ (written before
+retrieval was tuned): each question has a kind (exact, misspelling, synonym, situation,
+constraint, language, unsold) and the catalog ids any of which answers it. A question with
+ids scores a hit when one of them is among the first 3 products the shopper is shown; an
+`unsold` question (no ids) scores when nothing is shown at all. Rows:
+
+- retrieval_quality: hit@3 over all questions (target 0.9), each kind's in the row's name;
+  retrieval_worst_kind: the weakest kind's (target 0.8); retrieval_unsold_honest: the share
+  of unsold questions with nothing shown (target 0.9).
+- embedding_time: the worker's embedding time per product on the demo catalog's texts,
+  extrapolated to 100,000 products (reported, no target).
+- hybrid_round_trip: bench_chat's chat round trip p95 on 100,000 products, all embedded
+  (< 50 ms). Needs DATABASE_URL=postgresql://...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops import widget
+from ops.bench import BenchConfig, BenchRow
+from ops.databases import migrated_database
+
+QUALITY_DIR = Path(__file__).resolve().parent.parent / "tests" / "chat" / "quality"
+QUALITY_FILES = ("demo_questions.json", "garden_questions.json")
+CATALOG_SIZE = 100_000
+OVERALL_TARGET = 0.9
+KIND_TARGET = 0.8
+UNSOLD = "unsold"
+SHOP_URL = "https://shop.example.com"
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySet:
+    name: str
+    catalog: Path
+    questions: tuple[dict[str, Any], ...]
+
+
+@dataclass(slots=True)
+class Quality:
+    asked: Counter[str] = field(default_factory=Counter)
+    hits: Counter[str] = field(default_factory=Counter)
+    misses: list[str] = field(default_factory=list)
+
+    def rate(self, kind: str | None = None) -> float:
+        if kind is None:
+            asked, hits = sum(self.asked.values()), sum(self.hits.values())
+        else:
+            asked, hits = self.asked[kind], self.hits[kind]
+        return hits / asked if asked else 0.0
+
+    def add(self, other: Quality) -> None:
+        self.asked.update(other.asked)
+        self.hits.update(other.hits)
+        self.misses += other.misses
+
+    def table(self) -> str:
+        rows = [
+            f"{kind:<12} {self.hits[kind]:>3}/{self.asked[kind]:<3} {self.rate(kind):.2f}"
+            for kind in sorted(self.asked)
+        ]
+        return "\n".join([*rows, f"{'overall':<12} {self.rate():.3f}"])
+
+
+def quality_sets() -> list[QualitySet]:
+    root = QUALITY_DIR.parent.parent.parent
+    sets = []
+    for name in QUALITY_FILES:
+        data = json.loads((QUALITY_DIR / name).read_text())
+        sets.append(QualitySet(name, root / data["catalog"], tuple(data["questions"])))
+    return sets
+
+
+async def load_catalog(sessions: Any, merchant_id: str, quality_set: QualitySet) -> None:
+    """The set's catalog for the merchant: JSON rows written directly, an export file through
+    the catalog importer (as a merchant's upload arrives)."""
+    if quality_set.catalog.suffix == ".json":
+        products = json.loads(quality_set.catalog.read_text())["products"]
+        await widget.seed_catalog(sessions, merchant_id, products, SHOP_URL)
+        return
+    from app.services.catalog.execute import engine_of
+    from app.services.catalog.importer import ImportOptions, import_file
+    from app.services.catalog.runs import start_run
+
+    async with sessions() as session:
+        run = await start_run(
+            session, merchant_id=merchant_id, source="upload", trigger="upload",
+            mode="incremental", force=False, filename=quality_set.catalog.name,
+        )  # fmt: skip
+    with quality_set.catalog.open("rb") as file:
+        options = ImportOptions(filename=quality_set.catalog.name)
+        outcome = await import_file(engine_of(sessions), run, file, options)
+    if outcome.status != "succeeded":
+        raise RuntimeError(f"{quality_set.name}: import {outcome.status}: {outcome.error_message}")
+
+
+async def measure(
+    sessions: Any, merchant_id: str, questions: tuple[dict[str, Any], ...], *, semantic: Any
+) -> Quality:
+    """Score what the shopper is shown for each question (the chat's own retrieval)."""
+    from sqlalchemy import select
+
+    from app.db.models import Product
+    from app.services.chat.hints import parse_hints
+    from app.services.chat.hybrid import retrieve
+    from app.services.chat.vocabulary import load_vocabulary
+
+    quality = Quality()
+    async with sessions() as session:
+        vocabulary = await load_vocabulary(session, merchant_id)
+        external = dict(
+            (
+                await session.execute(
+                    select(Product.id, Product.external_id).where(
+                        Product.merchant_id == merchant_id
+                    )
+                )
+            ).all()
+        )
+        for item in questions:
+            hints = parse_hints(item["question"], vocabulary)
+            found = await retrieve(
+                session, merchant_id, hints, question=item["question"], semantic=semantic
+            )
+            await session.commit()  # each question in its own transaction, as in the chat
+            shown = [external[product.id] for product in found.products]
+            relevant = set(item["relevant"])
+            hit = not shown if not relevant else bool(set(shown[:3]) & relevant)
+            quality.asked[item["kind"]] += 1
+            if hit:
+                quality.hits[item["kind"]] += 1
+            else:
+                quality.misses.append(f"[{item['kind']}] {item['question']} -> {shown[:3]}")
+    return quality
+
+
+async def measure_all(
+    sessions: Any, *, semantic: Any = None, prepare: Any = None
+) -> tuple[Quality, dict[str, Quality]]:
+    """Every quality set over its own merchant's catalog: the total and each set's score.
+    `prepare(merchant_id)` runs after the catalog is loaded (the worker's embedding job)."""
+    from app.services.merchants import create_merchant
+
+    total, by_set = Quality(), {}
+    for quality_set in quality_sets():
+        async with sessions() as session:
+            made = await create_merchant(session, name=f"quality {quality_set.name}", domains=[])
+        merchant_id = made.merchant.id
+        await load_catalog(sessions, merchant_id, quality_set)
+        if prepare is not None:
+            await prepare(merchant_id)
+        score = await measure(sessions, merchant_id, quality_set.questions, semantic=semantic)
+        by_set[quality_set.name] = score
+        total.add(score)
+    return total, by_set
+
+
+# --- bench rows -----------------------------------------------------------------------------
+
+
+@functools.cache
+def _measured() -> Quality:
+    """Both quality sets over a fresh SQLite database, embedded by the worker's job."""
+
+    async def run(database_url: str) -> Quality:
+        from app.services.chat.embedding_job import embed_batch
+        from app.services.chat.embeddings import UniversalSentenceEncoder
+        from app.services.chat.semantic import semantic_index
+        from ops.bench_chat import _engine
+
+        engine, sessions = _engine(database_url)
+        embedder = UniversalSentenceEncoder()
+
+        async def embed(merchant_id: str) -> None:
+            while await embed_batch(sessions, embedder, merchant_id=merchant_id):
+                pass
+
+        try:
+            index = semantic_index(sessions, embedder)
+            total, _ = await measure_all(sessions, semantic=index, prepare=embed)
+            return total
+        finally:
+            await engine.dispose()
+
+    with migrated_database("") as database_url:
+        return asyncio.run(run(database_url))
+
+
+def _questions() -> int:
+    return sum(len(quality_set.questions) for quality_set in quality_sets())
+
+
+def retrieval_quality(config: BenchConfig) -> BenchRow:
+    quality = _measured()
+    kinds = ", ".join(f"{kind} {quality.rate(kind):.2f}" for kind in sorted(quality.asked))
+    return BenchRow(
+        name=f"Hybrid retrieval hit@3, {_questions()} labelled questions, 2 catalogs ({kinds})",
+        baseline="perfect",
+        baseline_value=1.0,
+        subject_value=quality.rate(),
+        unit="hit@3",
+        target=OVERALL_TARGET,
+    )
+
+
+def retrieval_worst_kind(config: BenchConfig) -> BenchRow:
+    quality = _measured()
+    kind = min(quality.asked, key=quality.rate)
+    return BenchRow(
+        name=f"Hybrid retrieval hit@3 of the weakest kind of question ({kind})",
+        baseline="perfect",
+        baseline_value=1.0,
+        subject_value=quality.rate(kind),
+        unit="hit@3",
+        target=KIND_TARGET,
+    )
+
+
+def retrieval_unsold_honest(config: BenchConfig) -> BenchRow:
+    quality = _measured()
+    return BenchRow(
+        name="Questions about things not sold answered with nothing shown "
+        f"({quality.asked[UNSOLD]} questions)",
+        baseline="perfect",
+        baseline_value=1.0,
+        subject_value=quality.rate(UNSOLD),
+        unit="share",
+        target=OVERALL_TARGET,
+    )
+
+
+def _demo_texts() -> list[tuple[str, str]]:
+    from app.services.chat.embeddings import product_texts
+
+    return [
+        product_texts(
+            item["title"], item.get("brand"), item.get("category"), item.get("description"),
+            item.get("tags"),
+        )
+        for item in widget.demo_catalog()
+    ]  # fmt: skip
+
+
+def embedding_time(config: BenchConfig) -> BenchRow:
+    """The worker's time to embed 100,000 products, extrapolated from the demo catalog's
+    222 (the built-in model on this machine, one worker process, batches as the job's)."""
+    from app.services.chat.embedding_job import BATCH
+    from app.services.chat.embeddings import UniversalSentenceEncoder, embed_products
+
+    texts = _demo_texts()
+    embedder = UniversalSentenceEncoder()
+    embedder.warm()
+
+    async def run() -> float:
+        started = time.perf_counter()
+        for start in range(0, len(texts), BATCH):
+            await embed_products(embedder, texts[start : start + BATCH])
+        return time.perf_counter() - started
+
+    per_product = asyncio.run(run()) / len(texts)
+    return BenchRow(
+        name=f"Worker embedding time for {CATALOG_SIZE:,} products, extrapolated from "
+        f"{len(texts)} ({per_product * 1000:.1f} ms each; reported, no target)",
+        baseline="none",
+        baseline_value=1.0,
+        subject_value=per_product * CATALOG_SIZE / 60,
+        unit="min",
+        target=0.0,
+    )
+
+
+def hybrid_round_trip(config: BenchConfig, *, messages: int = 200) -> BenchRow:
+    """bench_chat's round trip on 100,000 products with every product's vector in place:
+    each question is also embedded and searched against a 100,000 x 512 matrix."""
+    from ops.bench_chat import ROUND_TRIP_BUDGET_MS, _app_env, _large_catalog, _round_trips
+    from ops.processes import uvicorn_process
+
+    base_url = os.environ.get("DATABASE_URL", "")
+    if not base_url.startswith(("postgres://", "postgresql")):
+        raise RuntimeError("hybrid_round_trip needs DATABASE_URL=postgresql://user@host/db")
+    questions = [item["question"] for qs in quality_sets() for item in qs.questions]
+    with migrated_database(base_url, prefix="ragassist_bench") as database_url:
+        key = asyncio.run(_large_catalog(database_url, CATALOG_SIZE))
+        asyncio.run(_copy_vectors(database_url))
+        env = _app_env(database_url, redis_url=os.environ.get("REDIS_URL", ""))
+        with uvicorn_process("app.main:app", env, ready_path="/healthz") as api:
+            samples = _round_trips(api, key, questions, messages)
+    p95 = statistics.quantiles(samples, n=20)[-1]
+    return BenchRow(
+        name=f"Chat round trip p95, hybrid, {CATALOG_SIZE:,} embedded products on PostgreSQL, "
+        f"{messages} labelled questions (budget / measured)",
+        baseline="measured",
+        baseline_value=p95,
+        subject_value=ROUND_TRIP_BUDGET_MS,
+        unit="ms",
+        target=1.0,
+    )
+
+
+async def _copy_vectors(database_url: str) -> None:
+    """Every product's vector, written with COPY: the vector of the demo product it was
+    derived from (computed here). Embedding 100,000 texts takes the worker long (see
+    `embedding_time`), and the search costs the same whatever the numbers are."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from app.db.embeddings import ProductEmbedding
+    from app.db.models import Product, utcnow
+    from app.services.chat.embeddings import UniversalSentenceEncoder, embed_products
+    from ops.bench_chat import _engine
+
+    embedder = UniversalSentenceEncoder()
+    vectors = await embed_products(embedder, _demo_texts())
+    by_id = {
+        item["id"]: np.asarray(vector, dtype="<f4").tobytes()
+        for item, vector in zip(widget.demo_catalog(), vectors, strict=True)
+    }
+    engine, sessions = _engine(database_url)
+    try:
+        async with sessions() as session:
+            rows = (
+                await session.execute(select(Product.pk, Product.merchant_id, Product.external_id))
+            ).all()
+        now = utcnow()
+        records = [
+            (pk, embedder.name, merchant_id, "bench", by_id[external.rsplit("-", 1)[0]], now, now)
+            for pk, merchant_id, external in rows
+        ]
+        columns = [
+            "product_pk", "model", "merchant_id", "content_hash", "vector",
+            "source_updated_at", "embedded_at",
+        ]  # fmt: skip
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            await raw.copy_records_to_table(
+                ProductEmbedding.__tablename__, records=records, columns=columns
+            )
+            await raw.execute("ANALYZE product_embeddings")
+    finally:
+        await engine.dispose()
+
+
+RETRIEVAL_BENCHMARKS = [
+    retrieval_quality,
+    retrieval_worst_kind,
+    retrieval_unsold_honest,
+    embedding_time,
+    hybrid_round_trip,
+]
