@@ -34,6 +34,8 @@ class LogFields(TypedDict, total=False):
     attempt: int  # 1 for the first delivery attempt of an event to an endpoint
     status: int | str | None  # HTTP status, or a sync run's status
     errorCode: str | None
+    embedder: str  # the embeddings provider's name
+    count: int
     exceptionType: str  # the class of an unhandled exception: a 5xx is a bug to find by it
     error: str | None
     method: str

@@ -27,7 +27,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.http.errors import ApiError
 from app.http.headers import header_list
-from app.logs import request_id_var
+from app.logs import LogFields, request_id_var
 from app.platform import Platform
 from app.services import accounts
 from app.services.accounts import SignedIn
@@ -318,7 +318,7 @@ class PortalApp:
                     request, 405, "Not here", "This address does not accept that kind of request."
                 )
             return error_page(request, exc.status_code, "Something is off", str(exc.detail))
-        log.exception("portal page failed", extra={"path": request.url.path})
+        log.exception("portal page failed", extra=LogFields(path=request.url.path))
         return error_page(
             request,
             500,

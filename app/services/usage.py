@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.accounts import ApiKeyUsage, CorsRejection
 from app.db.models import utcnow
+from app.logs import LogFields
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ class UsageCounters:
         requests, self._requests = self._requests, {}
         refusals, self._refusals = self._refusals, {}
         if self.dropped_refusals:
-            log.warning("refused origins not recorded", extra={"count": self.dropped_refusals})
+            log.warning(
+                "refused origins not recorded", extra=LogFields(count=self.dropped_refusals)
+            )
             self.dropped_refusals = 0
         if not requests and not refusals:
             return

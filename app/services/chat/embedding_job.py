@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.embeddings import ProductEmbedding
 from app.db.models import Product, utcnow
+from app.logs import LogFields
 from app.platform import Platform
 from app.services.chat.embeddings import (
     Embedder,
@@ -98,7 +99,7 @@ async def embed_batch(
         except EmbeddingError as exc:
             # Retried next round; meanwhile these products are found by full-text search.
             log.warning(
-                "embedding products failed", extra={"embedder": embedder.name, "error": str(exc)}
+                "embedding products failed", extra=LogFields(embedder=embedder.name, error=str(exc))
             )
             return 0
         now = utcnow()

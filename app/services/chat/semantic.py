@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.embeddings import ProductEmbedding
+from app.logs import LogFields
 from app.services.chat.embeddings import Embedder, EmbeddingError, Matrix
 
 log = logging.getLogger(__name__)
@@ -129,11 +130,11 @@ class SemanticIndex:
         except EmbeddingError as exc:
             log.warning(
                 "question embedding failed; answering with full-text search only",
-                extra={
-                    "embedder": self.embedder.name,
-                    "error": str(exc)[:300],
-                    "elapsedMs": round((time.monotonic() - started) * 1000, 1),
-                },
+                extra=LogFields(
+                    embedder=self.embedder.name,
+                    error=str(exc)[:300],
+                    elapsedMs=round((time.monotonic() - started) * 1000, 1),
+                ),
             )
             return None
 
