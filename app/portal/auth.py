@@ -5,6 +5,7 @@ limit stops guessing one person's password from many machines, the IP limit stop
 trying many accounts. Both count every attempt, so a correct password does not reset them.
 """
 
+import logging
 import math
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,8 @@ from app.portal.web import (
     set_cookie,
 )
 from app.services import accounts
+
+log = logging.getLogger(__name__)
 
 
 async def sign_in_page(request: Request) -> Response:
@@ -54,18 +57,20 @@ async def sign_in(request: Request) -> Response:
             status=429,
         )
         response.headers["Retry-After"] = str(wait)
+        log.warning("portal sign-in throttled", extra={"status": 429, "retryAfter": wait})
         return response
     platform = platform_of(request)
     async with platform.sessions() as session:
         user = await accounts.authenticate(session, email, password)
         if user is None:
-            await session.commit()
+            log.info("portal sign-in refused", extra={"status": 401})
             return render(
                 request,
                 "sign_in.html",
                 {"next": target, "email": email, "problem": "The email or password is wrong."},
                 status=401,
             )
+        log.info("portal sign-in", extra={"merchantId": user.merchant_id, "userId": user.id})
         return await _signed_in(request, session, user, target)
 
 
