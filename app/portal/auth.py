@@ -43,7 +43,7 @@ async def sign_in(request: Request) -> Response:
     data = await form(request, max_files=0, max_fields=10)
     email, password = field(data, "email").lower()[:320], str(data.get("password") or "")
     target = safe_next(field(data, "next"))
-    wait = await _throttled(request, email)
+    wait = await throttled(request, email)
     if wait:
         minutes = max(1, math.ceil(wait / 60))
         problem = (
@@ -71,10 +71,10 @@ async def sign_in(request: Request) -> Response:
                 status=401,
             )
         log.info("portal sign-in", extra={"merchantId": user.merchant_id, "userId": user.id})
-        return await _signed_in(request, session, user, target)
+        return await signed_in(request, session, user, target)
 
 
-async def _throttled(request: Request, email: str) -> int:
+async def throttled(request: Request, email: str) -> int:
     """Seconds to wait, or 0 when this attempt may go ahead."""
     platform = platform_of(request)
     client = request.client.host if request.client else "unknown"
@@ -91,7 +91,7 @@ async def _throttled(request: Request, email: str) -> int:
     return max(waits, default=0)
 
 
-async def _signed_in(
+async def signed_in(
     request: Request, session: AsyncSession, user: PortalUser, target: str
 ) -> Response:
     """A fresh session for `user`; whatever session the browser had before is ended."""
@@ -159,7 +159,7 @@ async def use_link(request: Request) -> Response:
             return render(
                 request, "set_password.html", {"link": shown, "problem": problem}, status=422
             )
-        return await _signed_in(request, session, user, f"{PREFIX}/")
+        return await signed_in(request, session, user, f"{PREFIX}/")
 
 
 def _dead_link(request: Request) -> Response:
