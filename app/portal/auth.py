@@ -5,6 +5,7 @@ limit stops guessing one person's password from many machines, the IP limit stop
 trying many accounts. Both count every attempt, so a correct password does not reset them.
 """
 
+import logging
 import math
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,8 @@ from app.portal.web import (
 )
 from app.services import accounts
 
+log = logging.getLogger(__name__)
+
 
 async def sign_in_page(request: Request) -> Response:
     target = safe_next(request.query_params.get("next"))
@@ -40,7 +43,7 @@ async def sign_in(request: Request) -> Response:
     data = await form(request, max_files=0, max_fields=10)
     email, password = field(data, "email").lower()[:320], str(data.get("password") or "")
     target = safe_next(field(data, "next"))
-    wait = await _throttled(request, email)
+    wait = await throttled(request, email)
     if wait:
         minutes = max(1, math.ceil(wait / 60))
         problem = (
@@ -54,22 +57,24 @@ async def sign_in(request: Request) -> Response:
             status=429,
         )
         response.headers["Retry-After"] = str(wait)
+        log.warning("portal sign-in throttled", extra={"status": 429, "retryAfter": wait})
         return response
     platform = platform_of(request)
     async with platform.sessions() as session:
         user = await accounts.authenticate(session, email, password)
         if user is None:
-            await session.commit()
+            log.info("portal sign-in refused", extra={"status": 401})
             return render(
                 request,
                 "sign_in.html",
                 {"next": target, "email": email, "problem": "The email or password is wrong."},
                 status=401,
             )
-        return await _signed_in(request, session, user, target)
+        log.info("portal sign-in", extra={"merchantId": user.merchant_id, "userId": user.id})
+        return await signed_in(request, session, user, target)
 
 
-async def _throttled(request: Request, email: str) -> int:
+async def throttled(request: Request, email: str) -> int:
     """Seconds to wait, or 0 when this attempt may go ahead."""
     platform = platform_of(request)
     client = request.client.host if request.client else "unknown"
@@ -86,7 +91,7 @@ async def _throttled(request: Request, email: str) -> int:
     return max(waits, default=0)
 
 
-async def _signed_in(
+async def signed_in(
     request: Request, session: AsyncSession, user: PortalUser, target: str
 ) -> Response:
     """A fresh session for `user`; whatever session the browser had before is ended."""
@@ -154,7 +159,7 @@ async def use_link(request: Request) -> Response:
             return render(
                 request, "set_password.html", {"link": shown, "problem": problem}, status=422
             )
-        return await _signed_in(request, session, user, f"{PREFIX}/")
+        return await signed_in(request, session, user, f"{PREFIX}/")
 
 
 def _dead_link(request: Request) -> Response:

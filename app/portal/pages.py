@@ -3,6 +3,7 @@
 from starlette.routing import BaseRoute
 
 from app.portal import (
+    account,
     analytics,
     auth,
     catalog,
@@ -22,6 +23,7 @@ ROUTES: list[BaseRoute] = [
     *keys.ROUTES,
     *domains.ROUTES,
     *team.ROUTES,
+    *account.ROUTES,
     *analytics.ROUTES,
     *webhooks.ROUTES,
     *catalog.ROUTES,

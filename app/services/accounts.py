@@ -262,6 +262,34 @@ async def resume_session(session: AsyncSession, token: str) -> SignedIn | None:
     )
 
 
+async def live_sessions(session: AsyncSession, user_id: str) -> list[PortalSession]:
+    """The user's sessions that still work, most recently used first."""
+    now = utcnow()
+    rows = await session.scalars(
+        select(PortalSession)
+        .where(
+            PortalSession.user_id == user_id,
+            PortalSession.revoked_at.is_(None),
+            PortalSession.expires_at > now,
+            PortalSession.last_seen_at > now - IDLE_TIMEOUT,
+        )
+        .order_by(PortalSession.last_seen_at.desc())
+    )
+    return list(rows)
+
+
+async def end_other_sessions(session: AsyncSession, user_id: str, keep_hash: str) -> None:
+    await session.execute(
+        update(PortalSession)
+        .where(
+            PortalSession.user_id == user_id,
+            PortalSession.token_hash != keep_hash,
+            PortalSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+
+
 async def end_session(session: AsyncSession, token_hash: str) -> None:
     await session.execute(
         update(PortalSession)

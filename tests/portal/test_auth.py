@@ -193,7 +193,7 @@ def test_sign_in_returns_to_the_page_asked_for(client: TestClient, account: Acco
 
 
 def test_brute_force_is_throttled_per_account_with_a_clear_message(
-    backend: Backend,
+    backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = make_settings(
         backend, PORTAL_SIGN_IN_PER_ACCOUNT="3/900", PORTAL_SIGN_IN_PER_IP="1000/900"
@@ -207,6 +207,11 @@ def test_brute_force_is_throttled_per_account_with_a_clear_message(
         assert throttled.status_code == 429
         assert "Too many sign-in attempts" in throttled.text
         assert int(throttled.headers["Retry-After"]) > 0
+        # Operators see the attack in the logs: refusals, then the throttle.
+        messages = [record.getMessage() for record in caplog.records]
+        assert messages.count("portal sign-in refused") == 3
+        assert "portal sign-in throttled" in messages
+        assert owner.password not in caplog.text and "guess guess" not in caplog.text
         assert not _signed_in(client)
         # Another account from the same address is not locked out by this one.
         assert _sign_in(client, account.users["viewer"]).status_code == 303

@@ -21,7 +21,7 @@ from tests.widget.conftest import Api, ShopFactory
 
 pytestmark = pytest.mark.browser
 
-MY_PAGES = ["/portal/", "/portal/keys", "/portal/domains", "/portal/team"]
+MY_PAGES = ["/portal/", "/portal/keys", "/portal/domains", "/portal/team", "/portal/account"]
 
 
 def _clean(watch: Any, *, expected_statuses: tuple[int, ...] = ()) -> None:
