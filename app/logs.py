@@ -36,6 +36,8 @@ class LogFields(TypedDict, total=False):
     errorCode: str | None
     embedder: str  # the embeddings provider's name
     count: int
+    userId: str  # a portal user
+    retryAfter: float  # seconds until a throttled caller may try again
     exceptionType: str  # the class of an unhandled exception: a 5xx is a bug to find by it
     error: str | None
     method: str

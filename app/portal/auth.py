@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.db.accounts import PortalUser
+from app.logs import LogFields
 from app.portal.web import (
     ANON_COOKIE,
     PREFIX,
@@ -57,20 +58,20 @@ async def sign_in(request: Request) -> Response:
             status=429,
         )
         response.headers["Retry-After"] = str(wait)
-        log.warning("portal sign-in throttled", extra={"status": 429, "retryAfter": wait})
+        log.warning("portal sign-in throttled", extra=LogFields(status=429, retryAfter=wait))
         return response
     platform = platform_of(request)
     async with platform.sessions() as session:
         user = await accounts.authenticate(session, email, password)
         if user is None:
-            log.info("portal sign-in refused", extra={"status": 401})
+            log.info("portal sign-in refused", extra=LogFields(status=401))
             return render(
                 request,
                 "sign_in.html",
                 {"next": target, "email": email, "problem": "The email or password is wrong."},
                 status=401,
             )
-        log.info("portal sign-in", extra={"merchantId": user.merchant_id, "userId": user.id})
+        log.info("portal sign-in", extra=LogFields(merchantId=user.merchant_id, userId=user.id))
         return await signed_in(request, session, user, target)
 
 
