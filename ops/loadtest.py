@@ -66,7 +66,7 @@ def loadtest(
     }
     if env == "local":
         with tempfile.TemporaryDirectory() as state, _local_api(Path(state)) as (base, keys):
-            _run_locust(
+            run_locust(
                 host or base, shape, prefix, {**keys, **extra, "LOADTEST_ORIGIN": LOCAL_ORIGIN}
             )
     else:
@@ -80,7 +80,7 @@ def loadtest(
             from ops.aws import stack_outputs
 
             host = stack_outputs(env, outputs_file).api_base_url
-        _run_locust(host, shape, prefix, extra)
+        run_locust(host, shape, prefix, extra)
     _gate(prefix, shape, Path(thresholds), previous[-1] if previous else None)
 
 
@@ -121,7 +121,9 @@ def _local_api(state: Path) -> Iterator[tuple[str, dict[str, str]]]:
         )
 
 
-def _run_locust(host: str, shape: str, prefix: Path, env: dict[str, str]) -> None:
+def run_locust(
+    host: str, shape: str, prefix: Path, env: dict[str, str], *, quiet: bool = False
+) -> None:
     argv = [
         sys.executable,
         "-m",
@@ -139,7 +141,10 @@ def _run_locust(host: str, shape: str, prefix: Path, env: dict[str, str]) -> Non
     ]
     run_env = {**os.environ, **env, "LOADTEST_SHAPE": shape, "PYTHONPATH": str(ROOT)}
     # Locust's own exit code reflects any failed request; the thresholds decide instead.
-    subprocess.run(argv, env=run_env, check=False)  # noqa: S603 - fixed argv, no shell
+    output = subprocess.DEVNULL if quiet else None
+    subprocess.run(  # noqa: S603 - fixed argv, no shell
+        argv, env=run_env, check=False, stdout=output, stderr=output
+    )
 
 
 def _gate(prefix: Path, shape: str, limits: Path, previous: Path | None) -> None:
