@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from app.db.models import ACTIVE_RUN_STATUSES
 from loadtests.data import SMALL_CATALOG
 from ops.drill.platform import Platform
 from ops.drill.receiver import Receiver
@@ -108,13 +109,19 @@ def _events(plat: Platform, receiver: Receiver) -> None:
 
 
 def _undelivered(plat: Platform, receiver: Receiver) -> list[str]:
-    """Every event the app recorded must reach the endpoint (retries, leases), within a minute."""
+    """Every event the app recorded reaches the endpoint (retries, leases) within a minute, and
+    every sync run the drill started has finished (none left running for ever)."""
     deadline = time.monotonic() + 60
     while True:
         events = {str(row[0]) for row in plat.sql("SELECT id FROM webhook_events")}
         missing = sorted(events - receiver.delivered())
-        if not missing or time.monotonic() > deadline:
-            return [f"webhook event {event} never delivered" for event in missing]
+        active = plat.sql(
+            "SELECT id FROM sync_runs WHERE status = ANY($1::text[])", list(ACTIVE_RUN_STATUSES)
+        )
+        if (not missing and not active) or time.monotonic() > deadline:
+            return [f"webhook event {event} never delivered" for event in missing] + [
+                f"sync run {row[0]} never finished" for row in active
+            ]
         time.sleep(1)
 
 
