@@ -175,10 +175,12 @@ def platform(
 ) -> Iterator[Platform]:
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ragassist-drill-")))
-        processes = Processes(workdir)
-        stack.callback(processes.stop_all)
         progress("database")
         database_url = stack.enter_context(migrated_database(base_database, prefix="drill"))
+        # Registered after the database, so processes stop before it is dropped, and before
+        # the folder holding their logs goes.
+        processes = Processes(workdir)
+        stack.callback(processes.stop_all)
         redis_port = free_port()
         env = {
             **os.environ,
@@ -285,7 +287,7 @@ def _start_prometheus(plat: Platform, scale: int) -> None:
     _wait_http(f"{plat.prometheus}/-/ready", plat.processes, "prometheus")
 
     def all_up() -> bool:
-        return len([r for r in plat.query("up == 1")]) == len(targets)
+        return len(plat.query("up == 1")) == len(targets)
 
     _wait(all_up, "Prometheus scraping every process", plat.processes, "prometheus")
 

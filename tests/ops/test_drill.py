@@ -125,6 +125,36 @@ def test_the_proxy_alternates_backends_and_skips_one_that_is_down(
         proxy.wait(timeout=10)
 
 
+def test_a_worker_serves_its_own_metrics_for_prometheus(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    main = "import sys; from app.cli import main; sys.exit(main())"
+    subprocess.run([sys.executable, "-c", main, "migrate"], env=env, check=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", main, "worker", "--metrics-port", str(port)], env=env
+    )
+    try:
+        for _ in range(100):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                break
+            except httpx.TransportError:
+                assert worker.poll() is None, "the worker exited"
+                threading.Event().wait(0.2)
+        # The worker's own counters (deliveries happen there), in the exposition format.
+        assert "# TYPE webhook_deliveries_total counter" in response.text
+        assert "# TYPE sync_runs_total counter" in response.text
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=15) == 0
+
+
 def _tools_missing() -> str:
     missing = [tool for tool in ("prometheus", "prometheus-alertmanager", "redis-server")]
     return ", ".join(tool for tool in missing if shutil.which(tool) is None)
