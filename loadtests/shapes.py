@@ -24,8 +24,6 @@ SHAPES: dict[str, tuple[Stage, ...]] = {
     "spike": (Stage(60, 20, 5), Stage(120, 200, 50), Stage(240, 20, 50)),
     # Long and moderate: leaks and slow drifts show up here.
     "soak": (Stage(3600, 30, 5),),
-    # For the test suite: seconds, not minutes; ten users so every journey gets one.
-    "ci": (Stage(10, 10, 10),),
 }
 
 

@@ -23,7 +23,7 @@ from loadtests.capacity import (
     write_report,
 )
 from loadtests.gate import Group, Thresholds, evaluate, load_thresholds, read_stats
-from loadtests.shapes import SHAPES, minor_journey_users, stage_at
+from loadtests.shapes import SHAPE_NAMES, SHAPES, minor_journey_users, stage_at
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ["Type", "Name", "Request Count", "Failure Count", "Requests/s", "95%"]
@@ -103,6 +103,9 @@ def test_the_committed_thresholds_cover_every_journey_name() -> None:
     }
     for name in names:
         assert any(name.startswith(group.prefix) for group in thresholds.groups), name
+    # Every shape has its own request-rate floor, and none is the token "1" of old.
+    assert set(thresholds.min_rps) == set(SHAPE_NAMES)
+    assert min(thresholds.min_rps.values()) > 1
 
 
 def test_shapes_end() -> None:
