@@ -37,6 +37,7 @@ class Fault:
     hold_seconds: float = 20.0  # how long a fault without an expected alert is kept up
     drivers: int = 1  # threads driving traffic at once, where a rule needs volume
     lost: Callable[[Platform, Receiver], list[str]] | None = None
+    notes: Callable[[], list[str]] | None = None  # what the fault did, for the report
 
 
 def _client(plat: Platform, headers: dict[str, str]) -> httpx.Client:
@@ -144,6 +145,12 @@ class _Killer:
                 plat.start_worker(name)
                 return
 
+    def notes(self) -> list[str]:
+        return [
+            f"{name} killed (SIGKILL) with a delivery in flight, then restarted"
+            for name in self.killed
+        ]
+
     def lost(self, plat: Platform, receiver: Receiver) -> list[str]:
         caught = [] if self.killed else ["no worker was caught mid-delivery to kill"]
         return caught + _undelivered(plat, receiver)
@@ -167,13 +174,22 @@ class _ChatDuringOutage:
                 self.sent += 1
         time.sleep(0.3)
 
+    def notes(self) -> list[str]:
+        return [f"{self.sent} chat message(s) answered while Redis was down; all checked stored"]
+
     def lost(self, plat: Platform, receiver: Receiver) -> list[str]:
         rows = plat.sql(
             "SELECT count(*) FROM chat_messages WHERE session_id = $1 AND role = 'user'",
             self.session,
         )
         stored = int(str(rows[0][0]))
-        return [] if stored == self.sent else [f"{self.sent - stored} chat message(s) not stored"]
+        lost = [] if stored == self.sent else [f"{self.sent - stored} chat message(s) not stored"]
+        if not self.sent:
+            lost.append("no chat message went through while Redis was down")
+        # Proof the outage was felt: the limiter failed open (and counted it) rather than refuse.
+        if not plat.query("sum(ratelimit_backend_errors_total) > 0"):
+            lost.append("the rate limiter never noticed Redis was down")
+        return lost
 
 
 def _redis_down(plat: Platform, receiver: Receiver) -> None:
@@ -199,9 +215,9 @@ def faults() -> list[Fault]:
               "WebhookFailureRate", _events, start=_endpoint_fails, stop=_endpoint_ok,
               lost=_undelivered),
         Fault("worker-killed", "a worker killed mid-delivery", None, killer,
-              start=_endpoint_slow, stop=_endpoint_ok, lost=killer.lost),
+              start=_endpoint_slow, stop=_endpoint_ok, lost=killer.lost, notes=killer.notes),
         Fault("redis-stopped", "Redis stopped", None, chat, start=_redis_down, stop=_redis_up,
-              lost=chat.lost),
+              lost=chat.lost, notes=chat.notes),
     ]  # fmt: skip
 
 

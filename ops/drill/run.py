@@ -109,7 +109,7 @@ def _normal_load(plat: Platform, receiver: Receiver, reports: Path) -> Outcome:
         # Only errors fail the drill here: latency on a machine that also runs Prometheus and
         # seven other processes is the load test's business, not the alerts'.
         checks = evaluate(read_stats(stats), load_thresholds(), "smoke")
-        outcome.notes += [f"{c.what}: {c.actual} ({c.limit})" for c in checks]
+        outcome.notes += [f"Locust {c.what}: {c.actual} (gate {c.limit})" for c in checks]
         outcome.lost += [
             f"Locust {c.what}: {c.actual}"
             for c in checks
@@ -174,6 +174,8 @@ def _run_fault(
     if fault.lost is not None:
         say("checking nothing was lost")
         outcome.lost += fault.lost(plat, receiver)
+    if fault.notes is not None:
+        outcome.notes += fault.notes()
     if errors:
         outcome.notes.append(f"{len(errors)} drive round(s) raised ({', '.join(set(errors))})")
     outcome.others = _fired_since(receiver, outcome.started, fault.expected)

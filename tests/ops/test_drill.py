@@ -19,6 +19,8 @@ from alerts.prometheus import render_rules_file
 from alerts.rules import load_rules
 from ops.drill.faults import SHORT
 from ops.drill.platform import drill_rules_file, scaled_rules
+from ops.drill.receiver import AlertNote
+from ops.drill.report import Outcome
 from ops.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,3 +191,28 @@ def test_the_short_drill_fires_each_alert_with_its_runbook_and_resolves(tmp_path
     # The kill: no alert, nothing lost (the verdict above), and it ran.
     assert "a worker killed mid-delivery | none |" in report
     assert "worker-killed" in SHORT
+
+
+def test_a_drill_outcome_fails_on_a_wrong_missing_or_stuck_alert() -> None:
+    runbook = "https://example.test/runbooks/ApiErrorRate.md"
+    fired = AlertNote(10.0, "ApiErrorRate", "firing", runbook, "page")
+    resolved = AlertNote(40.0, "ApiErrorRate", "resolved", runbook, "page")
+
+    def outcome(**changes: object) -> Outcome:
+        base = Outcome("api-errors", "API errors", "ApiErrorRate", 0.0, runbook_expected=runbook)
+        base.fired, base.resolved = fired, resolved
+        for name, value in changes.items():
+            setattr(base, name, value)
+        return base
+
+    assert outcome().passed
+    assert outcome(others=["CorsRejections"]).problems == ["unexpected alert CorsRejections"]
+    assert outcome(fired=None).problems == ["ApiErrorRate never reached the receiver"]
+    assert outcome(resolved=None).problems == [
+        "ApiErrorRate did not resolve after the fault was removed"
+    ]
+    wrong = AlertNote(10.0, "ApiErrorRate", "firing", "", "page")
+    assert outcome(fired=wrong).problems == ["ApiErrorRate carried runbook ''"]
+    assert outcome(lost=["webhook event evt_1 never delivered"]).problems == [
+        "webhook event evt_1 never delivered"
+    ]
