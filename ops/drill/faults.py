@@ -156,6 +156,59 @@ class _Killer:
         return caught + _undelivered(plat, receiver)
 
 
+class _SyncKiller:
+    """Kill -9 the worker running a feed sync (its feed answers slowly), then start it again."""
+
+    def __init__(self) -> None:
+        self.killed: list[str] = []
+
+    def start(self, plat: Platform, receiver: Receiver) -> None:
+        receiver.set_feed(SMALL_CATALOG)
+        feed = {"type": "url", "url": f"{receiver.base}/feed.csv"}
+        self._config(plat, {"source": feed, "schedule": {"intervalMinutes": 15}})
+
+    def stop(self, plat: Platform, receiver: Receiver) -> None:
+        self._config(plat, {"source": {"type": "upload"}})
+
+    def _config(self, plat: Platform, config: dict[str, object]) -> None:
+        with _client(plat, plat.secret()) as client:
+            client.put(
+                f"/api/merchants/{plat.merchant_id}/sync/config", json=config
+            ).raise_for_status()
+
+    def __call__(self, plat: Platform, receiver: Receiver) -> None:
+        # Scheduled pulls are the worker's (a manual trigger runs in the API): make the
+        # schedule due now rather than in fifteen minutes.
+        plat.sql(
+            "UPDATE sync_configs SET next_run_at = TIMESTAMP '2000-01-01' WHERE merchant_id = $1",
+            plat.merchant_id,
+        )
+        time.sleep(0.5)
+        if self.killed:
+            return
+        owners = plat.sql(
+            "SELECT owner FROM sync_runs WHERE status = 'running' AND source = 'feed'"
+        )
+        # owner is host:pid:token
+        pids = {str(row[0]).split(":")[1] for row in owners if row[0]}
+        for name, process in list(plat.processes.running.items()):
+            if name.startswith("worker-") and str(process.pid) in pids:
+                plat.processes.kill(name)
+                self.killed.append(name)
+                plat.start_worker(name)
+                return
+
+    def notes(self) -> list[str]:
+        return [
+            f"{name} killed (SIGKILL) in the middle of a feed sync, then restarted"
+            for name in self.killed
+        ]
+
+    def lost(self, plat: Platform, receiver: Receiver) -> list[str]:
+        caught = [] if self.killed else ["no worker was caught mid-sync to kill"]
+        return caught + _undelivered(plat, receiver)
+
+
 class _ChatDuringOutage:
     """Shoppers keep chatting while Redis is down; every message sent must be stored."""
 
@@ -202,7 +255,7 @@ def _redis_up(plat: Platform, receiver: Receiver) -> None:
 
 def faults() -> list[Fault]:
     """Fresh instances: the kill and outage faults keep what they did for their loss check."""
-    killer, chat = _Killer(), _ChatDuringOutage()
+    killer, sync_killer, chat = _Killer(), _SyncKiller(), _ChatDuringOutage()
     return [
         Fault("sync-failures", "sync runs failing > 10 %", "ProductSyncFailureRate",
               _failing_syncs),
@@ -216,6 +269,9 @@ def faults() -> list[Fault]:
               lost=_undelivered),
         Fault("worker-killed", "a worker killed mid-delivery", None, killer,
               start=_endpoint_slow, stop=_endpoint_ok, lost=killer.lost, notes=killer.notes),
+        Fault("worker-killed-mid-sync", "a worker killed mid-sync", None, sync_killer,
+              start=sync_killer.start, stop=sync_killer.stop, lost=sync_killer.lost,
+              notes=sync_killer.notes),
         Fault("redis-stopped", "Redis stopped", None, chat, start=_redis_down, stop=_redis_up,
               lost=chat.lost, notes=chat.notes),
     ]  # fmt: skip

@@ -44,6 +44,8 @@ APP_ENV = {
     "WEBHOOK_TIMEOUT_SECONDS": "4",
     "WEBHOOK_LEASE_SECONDS": "6",
     "WORKER_POLL_SECONDS": "0.2",
+    # A run whose worker died is marked `interrupted` (and announced) within seconds.
+    "SYNC_RUN_STALE_SECONDS": "5",
     "RATE_LIMIT_SECRET": "100000/60",
     "RATE_LIMIT_PUBLISHABLE": "100000/60",
     "LOG_LEVEL": "WARNING",

@@ -4,7 +4,8 @@
 arrived, so the drill can say which alert reached on-call, when, and with which runbook.
 `POST /hooks` is the merchant's webhook endpoint: it answers 200, 500 (the failing endpoint of
 the WebhookFailureRate fault) or 200 after a pause (so a worker can be killed mid-delivery),
-and keeps every event id it was sent and every one it accepted.
+and keeps every event id it was sent and every one it accepted. `GET /feed.csv` is the
+merchant's catalog feed, served after a pause so a worker can be killed in the middle of a sync.
 """
 
 import json
@@ -32,6 +33,7 @@ class AlertNote:
 class _State:
     mode: Mode = "ok"
     slow_seconds: float = 2.0
+    feed: bytes = b""
     alerts: list[AlertNote] = field(default_factory=list)
     attempted: set[str] = field(default_factory=set)
     delivered: set[str] = field(default_factory=set)
@@ -58,6 +60,9 @@ class Receiver:
     def set_mode(self, mode: Mode) -> None:
         self.state.mode = mode
 
+    def set_feed(self, content: str) -> None:
+        self.state.feed = content.encode()
+
     def alerts(self) -> list[AlertNote]:
         with self.state.lock:
             return list(self.state.alerts)
@@ -76,6 +81,17 @@ class Receiver:
 
 def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/feed.csv":
+                self._answer(404)
+                return
+            time.sleep(state.slow_seconds)
+            self.send_response(200)
+            self.send_header("content-type", "text/csv")
+            self.send_header("content-length", str(len(state.feed)))
+            self.end_headers()
+            self.wfile.write(state.feed)
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             if self.path == "/alerts":
