@@ -8,6 +8,7 @@ and keeps every event id it was sent and every one it accepted. `GET /feed.csv` 
 merchant's catalog feed, served after a pause so a worker can be killed in the middle of a sync.
 """
 
+import contextlib
 import json
 import threading
 import time
@@ -81,6 +82,12 @@ class Receiver:
 
 def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def handle(self) -> None:
+            # A worker killed mid-delivery or mid-pull drops the connection: that is the fault
+            # the drill injected, not an error of the receiver's.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                super().handle()
+
         def do_GET(self) -> None:
             if self.path != "/feed.csv":
                 self._answer(404)
