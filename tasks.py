@@ -19,12 +19,14 @@ from ops import (
     widget,
     widget_release,
 )
+from ops.drill import run as drill
 
 ns = Collection()
 ns.add_task(local.up)
 ns.add_task(local.test)
 ns.add_task(bench.bench)
 ns.add_task(loadtest.loadtest)
+ns.add_task(drill.drill)
 ns.add_collection(alerts_tasks.ns, "alerts")
 ns.add_collection(infra.ns, "infra")
 ns.add_task(deploy.deploy)

@@ -25,9 +25,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     commands.add_parser("migrate", help="apply database migrations up to the latest")
-    commands.add_parser(
+    worker = commands.add_parser(
         "worker", help="run background jobs (webhook delivery, scheduled syncs) until SIGTERM"
     )
+    # Its counters (webhook deliveries, feed syncs) live in its own process: Prometheus must
+    # scrape it as it scrapes the API's /metrics.
+    worker.add_argument("--metrics-port", type=int, default=0, help="serve /metrics (0: off)")
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="interface for /metrics")
 
     merchants = commands.add_parser("merchants", help="manage merchants")
     merchant_commands = merchants.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -58,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "worker":
-        return _worker(settings)
+        return _worker(settings, args.metrics_host, args.metrics_port)
     if args.command == "users":
         return asyncio.run(cli_users.run(args, settings))
     return asyncio.run(
@@ -66,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings, args.name, args.domain, as_json=args.json, owner_email=args.owner_email
         )
     )
+
+
+KEEP_ALIVE_SECONDS = 125
 
 
 def _serve(settings: Settings, host: str, port: int, forwarded_allow_ips: str) -> int:
@@ -83,17 +90,26 @@ def _serve(settings: Settings, host: str, port: int, forwarded_allow_ips: str) -
         forwarded_allow_ips=forwarded_allow_ips,
         log_config=None,
         access_log=False,
+        # Longer than the load balancer's idle timeout (stacks: 120 s): a server that closes an
+        # idle connection first races the ALB reusing it, and the ALB answers that request 502.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0
 
 
-def _worker(settings: Settings) -> int:
+def _worker(settings: Settings, metrics_host: str, metrics_port: int) -> int:
     from app.jobs import JOBS
     from app.logs import configure_logging
     from app.platform import Platform
     from app.worker import run_worker
 
     configure_logging(settings.log_level)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        from app.metrics import REGISTRY
+
+        start_http_server(metrics_port, addr=metrics_host, registry=REGISTRY)
     _run_on_event_loop(run_worker(Platform(settings), JOBS))
     return 0
 

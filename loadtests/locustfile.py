@@ -1,23 +1,30 @@
 """User journeys against a running API (DESIGN §15). Configured by environment variables:
 
 LOADTEST_MERCHANT_ID, LOADTEST_SECRET_KEY, LOADTEST_PUBLISHABLE_KEY (the merchant under load),
-LOADTEST_ORIGIN (an allowed shop origin for widget calls) and LOADTEST_SHAPE (loadtests/shapes.py).
-`invoke loadtest` sets them; request names group dynamic URLs for the thresholds.
+LOADTEST_ORIGIN (an allowed shop origin for widget calls) and LOADTEST_SHAPE (loadtests/shapes.py);
+for the capacity shape, LOADTEST_CAPACITY_REPORT (where each judged step is written) and
+optionally LOADTEST_STEP_SECONDS, LOADTEST_MAX_USERS and LOADTEST_THRESHOLDS. `invoke loadtest`
+sets them; request names group dynamic URLs for the thresholds.
 """
 
+import dataclasses
 import os
 import random
+from pathlib import Path
 
 from locust import HttpUser, LoadTestShape, between, task
 from locust.clients import ResponseContextManager
 
+from loadtests.capacity import Sample, Stepper
 from loadtests.data import SMALL_CATALOG
-from loadtests.shapes import stage_at
+from loadtests.gate import THRESHOLDS, load_thresholds
+from loadtests.shapes import CAPACITY, minor_journey_users, stage_at
 
 MERCHANT = os.environ.get("LOADTEST_MERCHANT_ID", "")
 SECRET = os.environ.get("LOADTEST_SECRET_KEY", "")
 PUBLISHABLE = os.environ.get("LOADTEST_PUBLISHABLE_KEY", "")
 ORIGIN = os.environ.get("LOADTEST_ORIGIN", "http://localhost:8001")
+SHAPE = os.environ.get("LOADTEST_SHAPE", "smoke")
 QUESTIONS = (
     "Do you have running shoes under $100?",
     "waterproof jacket",
@@ -77,7 +84,7 @@ class Shopper(HttpUser):
 class Integrator(HttpUser):
     """A merchant's backend: reads sync state and products, now and then uploads a catalog."""
 
-    weight = 1
+    fixed_count = minor_journey_users(SHAPE)
     wait_time = between(2, 5)
 
     def on_start(self) -> None:
@@ -120,7 +127,7 @@ class Integrator(HttpUser):
 class Admin(HttpUser):
     """The developer portal: keys and analytics."""
 
-    weight = 1
+    fixed_count = minor_journey_users(SHAPE)
     wait_time = between(2, 5)
 
     def on_start(self) -> None:
@@ -142,6 +149,27 @@ class Admin(HttpUser):
 class ConfiguredShape(LoadTestShape):
     """The profile named by LOADTEST_SHAPE (smoke by default)."""
 
+    stepper: Stepper | None = None
+
     def tick(self) -> tuple[int, float] | None:
-        stage = stage_at(os.environ.get("LOADTEST_SHAPE", "smoke"), self.get_run_time())
-        return None if stage is None else (stage.users, stage.spawn_rate)
+        elapsed = self.get_run_time()
+        if SHAPE != "capacity":
+            stage = stage_at(SHAPE, elapsed)
+            return None if stage is None else (stage.users, stage.spawn_rate)
+        if self.stepper is None:
+            plan = dataclasses.replace(
+                CAPACITY,
+                seconds=int(os.environ.get("LOADTEST_STEP_SECONDS", CAPACITY.seconds)),
+                max_users=int(os.environ.get("LOADTEST_MAX_USERS", CAPACITY.max_users)),
+            )
+            limits = load_thresholds(Path(os.environ.get("LOADTEST_THRESHOLDS", THRESHOLDS)))
+            self.stepper = Stepper(plan, limits, Path(os.environ["LOADTEST_CAPACITY_REPORT"]))
+        users = self.stepper.tick(elapsed, self._sample)
+        return None if users is None else (users, float(self.stepper.plan.step))
+
+    def _sample(self) -> dict[str, Sample]:
+        assert self.runner is not None, "a shape ticks only inside a runner"
+        return {
+            entry.name: Sample(entry.num_requests, entry.num_failures, dict(entry.response_times))
+            for entry in self.runner.stats.entries.values()
+        }

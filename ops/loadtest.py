@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 from invoke import Context, Exit, task
 
-from loadtests.gate import evaluate, load_thresholds, read_stats
-from loadtests.shapes import SHAPES
+from loadtests.capacity import capacity_checks, read_report
+from loadtests.gate import THRESHOLDS, Check, evaluate, journeys_ran, load_thresholds, read_stats
+from loadtests.shapes import CAPACITY, SHAPE_NAMES
 from ops.local import seed_demo_merchant
 from ops.processes import uvicorn_process
 
@@ -25,10 +26,13 @@ KEYS_ENV = ("LOADTEST_MERCHANT_ID", "LOADTEST_SECRET_KEY", "LOADTEST_PUBLISHABLE
 @task(
     help={
         "env": "local (a fresh SQLite API started for the run) or a deployed env, e.g. staging",
-        "shape": f"load profile: {', '.join(SHAPES)} (default smoke)",
+        "shape": f"load profile: {', '.join(SHAPE_NAMES)} (default smoke)",
         "host": "API base URL (default: local server, or the env's stack output apiBaseUrl)",
         "reports": "folder for the HTML and CSV reports (default reports/)",
         "outputs_file": "stack outputs JSON (`pulumi stack output --json`), for deployed envs",
+        "step_seconds": f"capacity: seconds per step (default {CAPACITY.seconds})",
+        "max_users": f"capacity: stop stepping here (default {CAPACITY.max_users})",
+        "thresholds": "thresholds YAML (default loadtests/thresholds.yaml)",
     }
 )
 def loadtest(
@@ -38,16 +42,33 @@ def loadtest(
     host: str = "",
     reports: str = "reports",
     outputs_file: str = "",
+    step_seconds: int = CAPACITY.seconds,
+    max_users: int = CAPACITY.max_users,
+    thresholds: str = str(THRESHOLDS),
 ) -> None:
-    """Load-test an environment with the Locust journeys; exits non-zero on a threshold breach."""
-    if shape not in SHAPES:
-        raise Exit(f"unknown shape {shape!r}: expected one of {', '.join(SHAPES)}")
+    """Load-test an environment with the Locust journeys; exits non-zero on a threshold breach.
+
+    The capacity shape steps users up until a threshold breaks, reports the sustainable
+    requests/s and its p95s, and fails if that fell by more than `capacity_drop_max` from the
+    previous capacity report of the same env in `reports`.
+    """
+    if shape not in SHAPE_NAMES:
+        raise Exit(f"unknown shape {shape!r}: expected one of {', '.join(SHAPE_NAMES)}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     prefix = Path(reports) / f"loadtest-{env}-{shape}-{stamp}"
     prefix.parent.mkdir(parents=True, exist_ok=True)
+    previous = sorted(prefix.parent.glob(f"loadtest-{env}-capacity-*_capacity.json"))
+    extra = {
+        "LOADTEST_CAPACITY_REPORT": f"{prefix}_capacity.json",
+        "LOADTEST_STEP_SECONDS": str(step_seconds),
+        "LOADTEST_MAX_USERS": str(max_users),
+        "LOADTEST_THRESHOLDS": str(Path(thresholds).resolve()),
+    }
     if env == "local":
         with tempfile.TemporaryDirectory() as state, _local_api(Path(state)) as (base, keys):
-            _run_locust(host or base, shape, prefix, {**keys, "LOADTEST_ORIGIN": LOCAL_ORIGIN})
+            run_locust(
+                host or base, shape, prefix, {**keys, **extra, "LOADTEST_ORIGIN": LOCAL_ORIGIN}
+            )
     else:
         missing = [name for name in KEYS_ENV if not os.environ.get(name)]
         if missing:
@@ -59,8 +80,8 @@ def loadtest(
             from ops.aws import stack_outputs
 
             host = stack_outputs(env, outputs_file).api_base_url
-        _run_locust(host, shape, prefix, {})
-    _gate(Path(f"{prefix}_stats.csv"), Path(f"{prefix}.html"))
+        run_locust(host, shape, prefix, extra)
+    _gate(prefix, shape, Path(thresholds), previous[-1] if previous else None)
 
 
 @contextmanager
@@ -100,7 +121,9 @@ def _local_api(state: Path) -> Iterator[tuple[str, dict[str, str]]]:
         )
 
 
-def _run_locust(host: str, shape: str, prefix: Path, env: dict[str, str]) -> None:
+def run_locust(
+    host: str, shape: str, prefix: Path, env: dict[str, str], *, quiet: bool = False
+) -> None:
     argv = [
         sys.executable,
         "-m",
@@ -118,22 +141,47 @@ def _run_locust(host: str, shape: str, prefix: Path, env: dict[str, str]) -> Non
     ]
     run_env = {**os.environ, **env, "LOADTEST_SHAPE": shape, "PYTHONPATH": str(ROOT)}
     # Locust's own exit code reflects any failed request; the thresholds decide instead.
-    subprocess.run(argv, env=run_env, check=False)  # noqa: S603 - fixed argv, no shell
+    output = subprocess.DEVNULL if quiet else None
+    subprocess.run(  # noqa: S603 - fixed argv, no shell
+        argv, env=run_env, check=False, stdout=output, stderr=output
+    )
 
 
-def _gate(stats: Path, html: Path) -> None:
+def _gate(prefix: Path, shape: str, limits: Path, previous: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    stats, html = Path(f"{prefix}_stats.csv"), Path(f"{prefix}.html")
     if not stats.exists():
         raise Exit(f"Locust wrote no statistics ({stats}); see its output above")
-    checks = evaluate(read_stats(stats), load_thresholds())
+    thresholds, console = load_thresholds(limits), Console()
+    checks: list[Check]
+    if shape == "capacity":
+        report = Path(f"{prefix}_capacity.json")
+        if not report.exists():
+            raise Exit(f"the capacity shape judged no step ({report}); see Locust's output above")
+        steps, held = read_report(report)
+        steps_table = Table(title=f"capacity steps ({report})")
+        for column in ("users", "requests/s", "errors", "p95 by group (ms)", "breached"):
+            steps_table.add_column(column)
+        for step in steps:
+            p95s = ", ".join(f"{name} {p95:g}" for name, p95 in step.p95_ms.items())
+            rps, errors = f"{step.rps:.1f}", f"{step.error_ratio:.2%}"
+            steps_table.add_row(str(step.users), rps, errors, p95s, "; ".join(step.breaches))
+        console.print(steps_table)
+        if held is not None and not steps[-1].breaches:
+            console.print(f"[yellow]no threshold broke up to {held.users} users[/yellow]")
+        before = read_report(previous)[1] if previous is not None else None
+        checks = journeys_ran(read_stats(stats), thresholds)
+        checks += capacity_checks(steps, before, thresholds)
+    else:
+        checks = evaluate(read_stats(stats), thresholds, shape)
     table = Table(title=f"load test gate ({html})")
     for column in ("check", "limit", "actual", ""):
         table.add_column(column)
     for check in checks:
         verdict = "[green]ok[/green]" if check.passed else "[red]breached[/red]"
         table.add_row(check.what, check.limit, check.actual, verdict)
-    Console().print(table)
+    console.print(table)
     if not all(check.passed for check in checks):
         raise Exit("load test thresholds breached", code=1)

@@ -1,0 +1,1 @@
+"""`invoke drill`: a local production-shaped platform, real Prometheus and Alertmanager, faults."""
