@@ -1,6 +1,6 @@
 """Render the rules as CloudWatch alarm specs (the `PutMetricAlarm` shape).
 
-App metrics are looked up in `app.cloudwatch.PUBLISHED_METRICS`, the table the app's publisher
+App metrics are looked up in `contracts.metrics.PUBLISHED_METRICS`, the table the app's publisher
 sends from, so an alarm can only query a metric name and dimensions the app really publishes.
 Every value is guarded in metric math: below the rule's minimum volume (which is at least one
 event for ratios, so never a division by zero) the window scores 0, i.e. healthy.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts.rules import Count, Quantile, Ratio, Rule, RuleError, RuleSet
-from app.cloudwatch import published_metric
+from contracts.metrics import published_metric
 
 __all__ = ["AlarmSpec", "alarm_specs"]
 
