@@ -12,9 +12,10 @@ from app.cache import TtlCache
 from app.cloudwatch import CloudWatchPublisher
 from app.db.engine import create_engine, session_factory
 from app.flags import FlagStore, source_from_setting
-from app.http.auth import KeyResolver
-from app.http.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from app.services.catalog.runs import recover_interrupted_runs
 from app.services.domains import get_domains
+from app.services.keys import KeyResolver
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,6 @@ class Platform:
         self._engine = create_engine(self.settings.database_url)
         self._sessions = session_factory(self._engine)
         self._keys = KeyResolver(self._sessions, ttl=self.settings.cache_ttl_seconds)
-        # Imported here: the catalog's jobs take a Platform, so a top-level import would cycle.
-        from app.services.catalog.runs import recover_interrupted_runs
-
         # Runs of a process that died changed nothing; say so before anyone starts a new one.
         await recover_interrupted_runs(
             self._sessions, stale_after=timedelta(seconds=self.settings.sync_run_stale_seconds)

@@ -40,7 +40,7 @@ def seed_demo_merchant(settings: Settings, state_file: Path = DEMO_STATE) -> Dem
 
 async def _ensure_demo_merchant(settings: Settings, saved: DemoMerchant | None) -> DemoMerchant:
     from app.db.engine import create_engine, session_factory
-    from app.http.auth import KeyResolver
+    from app.services.keys import KeyResolver
     from app.services.merchants import create_merchant, get_merchant
 
     engine = create_engine(settings.database_url, pool_size=1)

@@ -19,10 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from app.http.auth import Principal, presented_key
+from app.http.auth import presented_key
 from app.http.envelope import error_response, ok
 from app.http.errors import ApiError, ErrorCode
 from app.platform import Platform
+from app.services.keys import Principal
 
 
 class Audience(StrEnum):

@@ -14,9 +14,9 @@ import pytest
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
-from app.http.ratelimit import MemoryLimiter, RedisLimiter, gcra
 from app.main import create_app
 from app.metrics import RATELIMIT_BACKEND_ERRORS
+from app.ratelimit import MemoryLimiter, RedisLimiter, gcra
 from app.settings import RateLimitPolicy
 from ops.processes import free_port, uvicorn_process
 from tests.conftest import Backend, make_settings, new_merchant

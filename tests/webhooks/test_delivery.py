@@ -14,8 +14,9 @@ from app.db.models import WebhookEvent, utcnow
 from app.logs import request_id_var
 from app.main import create_app
 from app.metrics import WEBHOOK_DELIVERIES
-from app.services.webhooks import InvalidEvent, emit_event, prune_webhook_log
+from app.services.webhooks import InvalidEvent, emit_event
 from app.services.webhooks.dispatcher import close_dispatcher
+from app.services.webhooks.retention import prune_webhook_log
 from tests.conftest import Backend, make_settings, new_merchant
 from tests.webhooks.conftest import (
     PRODUCT,
