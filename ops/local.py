@@ -82,7 +82,7 @@ def up(c: Context, host: str = "127.0.0.1", port: int = 8000, shop_port: int = 8
     from app.db.migrate import upgrade
     from app.logs import configure_logging
     from app.main import create_app
-    from ops.widget import demo_shop
+    from ops.demo_shop import demo_shop
 
     console = Console(stderr=True)
     settings = load_settings(

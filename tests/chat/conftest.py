@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from ops import widget
+from ops import demo_shop
 from tests.conftest import MerchantKeys, new_merchant
 
 SHOP = "https://shop.example.com"
@@ -18,7 +18,7 @@ def with_catalog(client: TestClient, *, domains: list[str] | None = None) -> Mer
     sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
 
     async def seed() -> int:
-        return await widget.seed_catalog(sessions, keys.id, widget.demo_catalog(), SHOP)
+        return await demo_shop.seed_catalog(sessions, keys.id, demo_shop.demo_catalog(), SHOP)
 
     assert client.portal.call(seed) >= 200  # type: ignore[union-attr]
     return keys
