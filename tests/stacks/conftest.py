@@ -32,6 +32,8 @@ class Resource:
     outputs: dict[str, Any]
     parent_type: str = ""
     ignore_changes: tuple[str, ...] = ()
+    # The parents this resource had before a refactoring (Pulumi moves it instead of replacing it).
+    alias_parents: tuple[str, ...] = ()
 
 
 @dataclass
@@ -87,13 +89,14 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, build: Build) -> None:
         super().__init__(RecordingMocks(build))
         self.build = build
-        self.options: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
+        self.options: dict[tuple[str, str], tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         # Registrations run on worker threads, so options are matched to resources afterwards.
         self.options[(request.type, request.name)] = (
             _urn_type(request.parent),
             tuple(request.ignoreChanges),
+            tuple(_urn_type(alias.spec.parentUrn) for alias in request.aliases),
         )
         return super().RegisterResource(request)
 
@@ -169,7 +172,7 @@ def build_stack(environment: str, config: dict[str, Any] | None = None) -> Build
     if errors:
         raise errors[0]
     for resource in build.resources:
-        resource.parent_type, resource.ignore_changes = monitor.options[
+        resource.parent_type, resource.ignore_changes, resource.alias_parents = monitor.options[
             (resource.type, resource.name)
         ]
     return build
