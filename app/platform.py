@@ -40,7 +40,9 @@ class Platform:
 
     async def start(self) -> None:
         await self.flags.current()  # warm: the first request should not pay for the first read
-        self._engine = create_engine(self.settings.database_url)
+        self._engine = create_engine(
+            self.settings.database_url, password_secret_arn=self.settings.database_secret_arn
+        )
         self._sessions = session_factory(self._engine)
         self._keys = KeyResolver(self._sessions, ttl=self.settings.cache_ttl_seconds)
         # Runs of a process that died changed nothing; say so before anyone starts a new one.

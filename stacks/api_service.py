@@ -178,17 +178,18 @@ class ApiService(pulumi.ComponentResource):
         self, args: ApiServiceArgs, logs: dict[str, aws.cloudwatch.LogGroup]
     ) -> dict[str, pulumi.Output[str]]:
         """The execution role (ECS starting a task) and the task role (the app itself)."""
-        secrets = [args.database_secret_arn, args.redis_url_secret_arn]
+        # ECS injects REDIS_URL at start; the app reads the database password itself, per
+        # connection, because RDS rotates it under running tasks (app/db/password.py).
         execution_role = self._role(
             "execution",
             pulumi.Output.all(
-                self.repository.arn, logs["api"].arn, logs["worker"].arn, *secrets
+                self.repository.arn, logs["api"].arn, logs["worker"].arn, args.redis_url_secret_arn
             ).apply(lambda arns: execution_policy(arns[0], arns[1:3], arns[3:])),
         )
         task_role = self._role(
             "task",
-            pulumi.Output.all(self.flags_parameter.arn, *secrets).apply(
-                lambda arns: task_policy(args.metrics_namespace, arns[0], arns[1:])
+            pulumi.Output.all(self.flags_parameter.arn, args.database_secret_arn).apply(
+                lambda arns: task_policy(args.metrics_namespace, arns[0], arns[1])
             ),
         )
         return {"execution_role_arn": execution_role.arn, "task_role_arn": task_role.arn}
@@ -211,12 +212,9 @@ class ApiService(pulumi.ComponentResource):
             "WIDGET_BASE_URL": args.widget_base_url,
             "FLAGS_SOURCE": self.flags_parameter.name.apply(lambda n: f"ssm:{n}"),
             "CLOUDWATCH_NAMESPACE": args.metrics_namespace,
+            "DATABASE_SECRET_ARN": args.database_secret_arn,
         }
-        container_secrets = {
-            # RDS keeps {"username", "password"} JSON; ECS extracts one key.
-            "PGPASSWORD": pulumi.Output.concat(args.database_secret_arn, ":password::"),
-            "REDIS_URL": args.redis_url_secret_arn,
-        }
+        container_secrets = {"REDIS_URL": args.redis_url_secret_arn}
         self.api_task_family = f"{args.prefix}-api"
         self.worker_task_family = f"{args.prefix}-worker"
         api_task = self._task_definition(

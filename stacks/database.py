@@ -1,7 +1,7 @@
 """RDS PostgreSQL: private, encrypted, TLS-only, with a master password RDS manages itself.
 
-RDS keeps the master password in Secrets Manager (`master_user_secret_arn`); the tasks receive it
-as PGPASSWORD, which asyncpg reads when DATABASE_URL carries no password.
+RDS keeps the master password in Secrets Manager (`master_user_secret_arn`) and rotates it; the
+tasks get the secret's ARN as DATABASE_SECRET_ARN and read the password on each new connection.
 """
 
 from __future__ import annotations

@@ -48,8 +48,9 @@ def execution_policy(
     }
 
 
-def task_policy(namespace: str, flags_arn: str, secret_arns: list[str]) -> dict[str, Any]:
-    """What the app itself may do: publish its metrics, read its flags and its secrets."""
+def task_policy(namespace: str, flags_arn: str, database_secret_arn: str) -> dict[str, Any]:
+    """What the app itself may do: publish its metrics, read its flags and the database
+    password (the one secret it reads itself)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -64,7 +65,7 @@ def task_policy(namespace: str, flags_arn: str, secret_arns: list[str]) -> dict[
             {
                 "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
-                "Resource": list(secret_arns),
+                "Resource": database_secret_arn,
             },
         ],
     }
