@@ -22,16 +22,24 @@ from app.http.routing import Audience, Call, Endpoint
 from app.services.catalog import config as configs
 from app.services.catalog import feeds, inbound, runs
 from app.services.catalog.execute import import_upload, in_background
-from app.services.catalog.formats import FORMATS
-from app.services.catalog.records import FIELDS
+from app.services.catalog.records import FieldName
 from app.services.catalog.search import catalog_counts
+from app.services.catalog.terms import (
+    DEFAULT_CURRENCY,
+    DEFAULT_ERROR_THRESHOLD,
+    DEFAULT_FORMAT,
+    DEFAULT_MAX_DELETE_RATIO,
+    DEFAULT_MODE,
+    Format,
+    Mode,
+    ReceiptAction,
+    ReceiptStatus,
+    RunSource,
+    RunStatus,
+    RunTrigger,
+    SourceType,
+)
 from app.services.netguard import UnsafeTarget, check_target, check_url_syntax
-
-Format = Literal["auto", "csv", "tsv", "shopify", "woocommerce", "json", "ndjson", "gmc"]
-Mode = Literal["incremental", "full"]
-FieldName = Literal[tuple(FIELDS)]  # type: ignore[valid-type]
-RunStatus = Literal["running", "succeeded", "failed", "unchanged", "interrupted"]
-assert set(Format.__args__) == set(FORMATS)  # type: ignore[attr-defined]
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 # PostgreSQL text cannot hold NUL: refused at the edge rather than failing in the database.
@@ -97,8 +105,8 @@ class SyncConfigIn(ApiInput):
         default_factory=lambda: UploadSourceIn(type="upload")
     )
     schedule: ScheduleIn | None = Field(None, description="Scheduled pulls; needs a url source.")
-    format: Format = "auto"
-    mode: Mode = Field("incremental", description="`full` also deletes products not in the file.")
+    format: Format = DEFAULT_FORMAT
+    mode: Mode = Field(DEFAULT_MODE, description="`full` also deletes products not in the file.")
     field_mapping: dict[
         Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)], FieldName | None
     ] = Field(
@@ -106,12 +114,16 @@ class SyncConfigIn(ApiInput):
         max_length=200,
         description="Column name → product field (null ignores the column).",
     )
-    default_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    default_currency: str = Field(DEFAULT_CURRENCY, pattern=r"^[A-Z]{3}$")
     error_threshold: float = Field(
-        0.1, ge=0, le=1, strict=True, description="Share of invalid rows allowed."
+        DEFAULT_ERROR_THRESHOLD,
+        ge=0,
+        le=1,
+        strict=True,
+        description="Share of invalid rows allowed.",
     )
     max_delete_ratio: float = Field(
-        0.5,
+        DEFAULT_MAX_DELETE_RATIO,
         ge=0,
         le=1,
         strict=True,
@@ -180,7 +192,7 @@ class AuthHeaderOut(ApiModel):
 
 
 class SourceOut(ApiModel):
-    type: Literal["upload", "url"]
+    type: SourceType
     url: str | None = None
     auth_header: AuthHeaderOut | None = None
 
@@ -257,8 +269,8 @@ class RunError(ApiModel):
 class RunOut(ApiModel):
     id: str
     status: RunStatus
-    source: Literal["upload", "feed"]
-    trigger: Literal["upload", "manual", "schedule"]
+    source: RunSource
+    trigger: RunTrigger
     mode: Mode
     force: bool
     format: str | None
@@ -350,8 +362,8 @@ class SyncStatus(ApiModel):
 
 
 class WebhookReceipt(ApiModel):
-    status: Literal["applied", "duplicate", "ignored"]
-    action: Literal["created", "updated", "deleted", "unchanged"] | None
+    status: ReceiptStatus
+    action: ReceiptAction | None
     product_id: str | None
 
 

@@ -36,6 +36,7 @@ from app.services.catalog import config as configs
 from app.services.catalog.formats.json_lines import object_to_raw
 from app.services.catalog.records import RowError, build_record
 from app.services.catalog.staging import content_hash
+from app.services.catalog.terms import ReceiptAction, ReceiptStatus
 from app.services.catalog.values import format_price
 from app.services.webhooks.outbox import emit_event
 
@@ -72,8 +73,8 @@ class InboundEvent:
 
 @dataclass(frozen=True, slots=True)
 class ChangeResult:
-    status: str  # applied | duplicate | ignored
-    action: str | None = None  # created | updated | deleted | unchanged
+    status: ReceiptStatus
+    action: ReceiptAction | None = None
     product_id: str | None = None
 
 

@@ -17,6 +17,7 @@ from app.platform import Platform
 from app.services.catalog import feeds
 from app.services.catalog.execute import in_background
 from app.services.catalog.runs import RunConflict, recover_interrupted_runs, start_run
+from app.services.catalog.terms import as_mode
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ async def _claim(platform: Platform, config: SyncConfig, stale_after: timedelta)
                 merchant_id=config.merchant_id,
                 source="feed",
                 trigger="schedule",
-                mode=config.mode,
+                mode=as_mode(config.mode),
                 force=False,
                 source_url=config.source_url,
                 stale_after=stale_after,

@@ -23,6 +23,7 @@ from app.db.models import ACTIVE_RUN_STATUSES, SyncRun, utcnow
 from app.ids import new_id
 from app.metrics import SYNC_ROWS, SYNC_RUNS
 from app.services.catalog.records import RowError
+from app.services.catalog.terms import FinalStatus, Mode, RunSource, RunTrigger
 from app.services.webhooks.outbox import emit_event
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class RunConflict(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    status: str  # succeeded | failed | unchanged | interrupted
+    status: FinalStatus
     rows_total: int = 0
     created: int = 0
     updated: int = 0
@@ -75,9 +76,9 @@ async def start_run(
     session: AsyncSession,
     *,
     merchant_id: str,
-    source: str,
-    trigger: str,
-    mode: str,
+    source: RunSource,
+    trigger: RunTrigger,
+    mode: Mode,
     force: bool,
     filename: str | None = None,
     source_url: str | None = None,
