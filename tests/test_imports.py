@@ -103,3 +103,16 @@ def test_a_forbidden_import_is_named_with_its_file_and_line(
     assert len(found) == 1
     assert found[0].startswith(f"{source}:{text.count(chr(10))}: imports ")
     assert message in found[0]
+
+
+def test_routes_leave_commits_to_services():
+    # docs/architecture.md: a service operation is one transaction and commits it, so the API,
+    # the portal, the CLI and the worker all get the same unit of work.
+    commits = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((ROOT / "app" / "routes").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in {"commit", "rollback"}
+    ]
+
+    assert commits == []

@@ -13,7 +13,6 @@ from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiInput, ApiModel
 from app.http.routing import Audience, Call, Endpoint
 from app.services import analytics
-from app.services.chat.sessions import relax_durability
 from app.services.chat.vocabulary import vocabulary_for
 from app.services.merchants import get_merchant
 
@@ -117,8 +116,6 @@ async def widget_events_handler(call: Call) -> EventsAccepted:
         accepted = await analytics.record_beacons(
             session, call.merchant_id, beacons, origin=origin[:300] if origin else None
         )
-        await relax_durability(session)  # telemetry: losing a crash's last beacons is fine
-        await session.commit()
     analytics.count_in_metrics(beacons)
     return EventsAccepted(accepted=accepted)
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ChatMessage, ChatSession, SyncRun, WidgetEvent, utcnow
 from app.metrics import WIDGET_LOAD_SECONDS, WIDGET_LOADS
+from app.services.chat.sessions import relax_durability
 
 EVENT_TYPES = ("widget_loaded", "widget_load_failed", "api_error", "api_latency")
 # Sync runs that ended, by how: the success rate counts "unchanged" (feed not modified) as a
@@ -39,7 +40,8 @@ class Beacon:
 async def record_beacons(
     session: AsyncSession, merchant_id: str, beacons: Sequence[Beacon], *, origin: str | None
 ) -> int:
-    """Store the beacons and count them in the metrics; the caller commits."""
+    """Store the beacons. Commits, with relaxed durability: telemetry may lose a crash's last
+    beacons. Count them in the metrics (`count_in_metrics`) after this returns."""
     now = utcnow()
     for beacon in beacons:
         session.add(
@@ -56,6 +58,8 @@ async def record_beacons(
                 created_at=now,
             )
         )
+    await relax_durability(session)
+    await session.commit()
     return len(beacons)
 
 

@@ -94,9 +94,33 @@ async def get_key(session: AsyncSession, merchant_id: str, key_id: str) -> ApiKe
     )
 
 
+async def create_key(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    kind: str,
+    name: str,
+    permissions: list[str],
+    expires_at: datetime | None = None,
+) -> MintedKey:
+    """`mint_key` as an operation of its own. Commits."""
+    minted = await mint_key(
+        session,
+        merchant_id=merchant_id,
+        kind=kind,
+        name=name,
+        permissions=permissions,
+        expires_at=expires_at,
+    )
+    await session.commit()
+    return minted
+
+
 async def revoke_key(session: AsyncSession, key: ApiKey) -> ApiKey:
+    """Commits; the caller then tells the `KeyResolver` to forget it."""
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        await session.commit()
     return key
 
 

@@ -157,7 +157,6 @@ async def _setup(database_url: str, hook_url: str) -> str:
             await create_endpoint(
                 session, merchant_id=merchant_id, url=hook_url, description="bench", event_types=[]
             )
-            await session.commit()
         return merchant_id
 
 
