@@ -2,8 +2,9 @@
 
 An `Endpoint` declares everything about a route in one place: its permission, who may call it
 (audience), its request and response models, and the feature flag it sits behind. The wrapper
-enforces them in a fixed order — flag, key, rate limit, audience, merchant scope, permission,
-query, body — and the OpenAPI document is generated from the same declarations.
+(`_admit`) enforces them in a fixed order — key, rate limit, audience, merchant scope,
+permission, flag, query, body — so a caller without a valid key learns nothing about flags, and
+the OpenAPI document is generated from the same declarations.
 """
 
 import json

@@ -38,6 +38,7 @@ from app.services.catalog.records import RowError, build_record
 from app.services.catalog.staging import content_hash
 from app.services.catalog.terms import ReceiptAction, ReceiptStatus
 from app.services.catalog.values import format_price
+from app.services.chat.vocabulary import forget_vocabulary
 from app.services.webhooks.outbox import emit_event
 
 TOLERANCE_SECONDS = 5 * 60
@@ -186,6 +187,8 @@ async def receive(session: AsyncSession, config: SyncConfig, event: InboundEvent
         SYNC_ROWS.labels("invalid").inc()
         raise
     await session.commit()
+    if result.status == "applied" and result.action != "unchanged":
+        forget_vocabulary(config.merchant_id)
     SYNC_RUNS.labels("webhook", "succeeded").inc()
     if result.action:
         SYNC_ROWS.labels(result.action).inc()

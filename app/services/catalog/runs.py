@@ -24,6 +24,7 @@ from app.ids import new_id
 from app.metrics import SYNC_ROWS, SYNC_RUNS
 from app.services.catalog.records import RowError
 from app.services.catalog.terms import FinalStatus, Mode, RunSource, RunTrigger
+from app.services.chat.vocabulary import forget_vocabulary
 from app.services.webhooks.outbox import emit_event
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,8 @@ async def finish_run(session: AsyncSession, run: SyncRun, outcome: RunOutcome) -
         data=_run_event(run, outcome, values),
     )
     await session.commit()
+    if outcome.created or outcome.updated or outcome.deleted:
+        forget_vocabulary(run.merchant_id)
     for name, value in values.items():
         if name != "errors":  # deferred: touching it would load it
             setattr(run, name, value)
