@@ -28,12 +28,16 @@ DEMO_DIR = WIDGET_DIR / "demo"
 
 def demo_catalog() -> list[dict[str, Any]]:
     """The demo shop's products (also the labelled catalog of the retrieval benchmark)."""
-    return json.loads((DEMO_DIR / "catalog.json").read_text())["products"]
+    products: list[dict[str, Any]] = json.loads((DEMO_DIR / "catalog.json").read_text())["products"]
+    return products
 
 
 def labelled_questions() -> list[dict[str, Any]]:
     """Shopper questions with the catalog ids that answer each (`relevant`)."""
-    return json.loads((DEMO_DIR / "questions.json").read_text())["questions"]
+    questions: list[dict[str, Any]] = json.loads((DEMO_DIR / "questions.json").read_text())[
+        "questions"
+    ]
+    return questions
 
 
 def demo_feed(products: list[dict[str, Any]], shop_url: str) -> list[dict[str, Any]]:

@@ -122,5 +122,9 @@ def up(c: Context, host: str = "127.0.0.1", port: int = 8000, shop_port: int = 8
     }
 )
 def test(c: Context, args: str = "") -> None:
-    """Run the whole test suite (pytest); uses DATABASE_URL/REDIS_URL when set, as CI does."""
+    """Run ruff, mypy --strict, then the whole test suite; uses DATABASE_URL/REDIS_URL when set,
+    as CI does."""
+    # The cheap checks first: a type error fails in seconds, not after the suite.
+    c.run(f"{sys.executable} -m ruff check .", pty=sys.stdout.isatty())
+    c.run(f"{sys.executable} -m mypy", pty=sys.stdout.isatty())  # files and strictness: pyproject
     c.run(f"{sys.executable} -m pytest {args}", pty=sys.stdout.isatty())

@@ -94,7 +94,7 @@ def check_build(dist: Path) -> dict[str, Any]:
     manifest_path = dist / "manifest.json"
     if not manifest_path.is_file():
         raise WidgetBuildError(f"{manifest_path} is missing: run `invoke widget.build`")
-    manifest = json.loads(manifest_path.read_text())
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
     bundle = manifest["bundle"]
     if bundle != f"rag-assistant.{manifest['version']}.js":
         version = manifest["version"]

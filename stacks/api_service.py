@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -49,6 +49,11 @@ class ApiServiceArgs:
     database_url: pulumi.Input[str]
     database_secret_arn: pulumi.Input[str]
     redis_url_secret_arn: pulumi.Input[str]
+
+
+class _TaskRoles(TypedDict):
+    execution_role_arn: pulumi.Output[str]
+    task_role_arn: pulumi.Output[str]
 
 
 class ApiService(pulumi.ComponentResource):
@@ -174,9 +179,7 @@ class ApiService(pulumi.ComponentResource):
             opts=param_opts,
         )
 
-    def _roles(
-        self, args: ApiServiceArgs, logs: dict[str, aws.cloudwatch.LogGroup]
-    ) -> dict[str, pulumi.Output[str]]:
+    def _roles(self, args: ApiServiceArgs, logs: dict[str, aws.cloudwatch.LogGroup]) -> _TaskRoles:
         """The execution role (ECS starting a task) and the task role (the app itself)."""
         # ECS injects REDIS_URL at start; the app reads the database password itself, per
         # connection, because RDS rotates it under running tasks (app/db/password.py).
@@ -198,7 +201,7 @@ class ApiService(pulumi.ComponentResource):
         self,
         args: ApiServiceArgs,
         logs: dict[str, aws.cloudwatch.LogGroup],
-        roles: dict[str, pulumi.Output[str]],
+        roles: _TaskRoles,
         entry: LoadBalancer,
     ) -> None:
         """One task definition and one Fargate service each for the API and the worker."""
@@ -259,7 +262,7 @@ class ApiService(pulumi.ComponentResource):
             ),
         )
 
-        network = {
+        network: aws.ecs.ServiceNetworkConfigurationArgsDict = {
             "subnets": args.private_subnet_ids,
             "security_groups": [args.service_security_group_id],
             "assign_public_ip": False,
@@ -380,7 +383,7 @@ class ApiService(pulumi.ComponentResource):
         family: str,
         cpu: int,
         memory: int,
-        roles: dict[str, pulumi.Output[str]],
+        roles: _TaskRoles,
         *,
         container: pulumi.Output[dict[str, Any]],
     ) -> aws.ecs.TaskDefinition:
@@ -402,11 +405,12 @@ class ApiService(pulumi.ComponentResource):
         role: str,
         task: aws.ecs.TaskDefinition,
         count: int,
-        network: dict[str, Any],
+        network: aws.ecs.ServiceNetworkConfigurationArgsDict,
         *,
         ignore: list[str],
         depends_on: list[pulumi.Resource] | None = None,
-        **extra: Any,
+        load_balancers: list[aws.ecs.ServiceLoadBalancerArgsDict] | None = None,
+        health_check_grace_period_seconds: int | None = None,
     ) -> aws.ecs.Service:
         return aws.ecs.Service(
             f"{self._name}-{role}",
@@ -424,8 +428,9 @@ class ApiService(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             wait_for_steady_state=False,
+            load_balancers=load_balancers,
+            health_check_grace_period_seconds=health_check_grace_period_seconds,
             opts=pulumi.ResourceOptions(
                 parent=self, ignore_changes=ignore, depends_on=depends_on or []
             ),
-            **extra,
         )

@@ -78,18 +78,15 @@ class Cache(pulumi.ComponentResource):
             recovery_window_in_days=7,
             opts=child,
         )
+        url: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.concat(
+                "rediss://:", token.result, "@", self.group.primary_endpoint_address, f":{PORT}/0"
+            )
+        )
         aws.secretsmanager.SecretVersion(
             f"{name}-url",
             secret_id=self.url_secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.concat(
-                    "rediss://:",
-                    token.result,
-                    "@",
-                    self.group.primary_endpoint_address,
-                    f":{PORT}/0",
-                )
-            ),
+            secret_string=url,
             opts=child,
         )
         self.register_outputs(

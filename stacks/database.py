@@ -85,7 +85,7 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         self.master_user_secret_arn = self.instance.master_user_secrets.apply(
-            lambda secrets: secrets[0].secret_arn if secrets else ""
+            lambda secrets: (secrets[0].secret_arn or "") if secrets else ""
         )
         self.url = pulumi.Output.concat(
             "postgresql://",

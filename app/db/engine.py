@@ -1,6 +1,7 @@
 """The async engine and session factory for the configured database."""
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -43,9 +44,9 @@ def create_engine(
     )
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers run during a write.
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")

@@ -72,6 +72,7 @@ class SecretPassword:
             document = json.loads(value)
         except ValueError:
             return str(value)
-        if isinstance(document, dict) and isinstance(document.get("password"), str):
-            return document["password"]
+        password = document.get("password") if isinstance(document, dict) else None
+        if isinstance(password, str):
+            return password
         raise ValueError(f"secret {self.secret_arn} has no string `password` field")

@@ -11,7 +11,8 @@ def presented_key(scope: Scope) -> str | None:
     headers). Secret keys in URLs would end up in logs, so they are only taken from headers."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
+            header: str = value.decode("latin-1")
+            scheme, _, token = header.partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
             break

@@ -97,7 +97,7 @@ class ProductOut(ApiModel):
                 else None
             ),
             currency=product.currency,
-            availability=product.availability,  # type: ignore[arg-type]
+            availability=product.availability,
             url=product.url,
             image_url=product.image_url,
             images=data.get("images") or ([product.image_url] if product.image_url else []),

@@ -4,8 +4,10 @@ upload, inbound webhook). The work happens in app/services/catalog; these handle
 import ipaddress
 import re
 import tempfile
+from collections.abc import AsyncGenerator
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import IO, Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -38,6 +40,7 @@ from app.services.catalog.terms import (
     RunStatus,
     RunTrigger,
     SourceType,
+    as_mode,
 )
 from app.services.netguard import UnsafeTarget, check_target, check_url_syntax
 
@@ -231,10 +234,10 @@ class SyncConfigOut(ApiModel):
             )
         return cls(
             configured=configured,
-            source=SourceOut(type=config.source_type, url=config.source_url, auth_header=auth),  # type: ignore[arg-type]
+            source=SourceOut(type=config.source_type, url=config.source_url, auth_header=auth),
             schedule=schedule,
-            format=config.format,  # type: ignore[arg-type]
-            mode=config.mode,  # type: ignore[arg-type]
+            format=config.format,
+            mode=config.mode,
             field_mapping=dict(config.field_mapping or {}),
             default_currency=config.default_currency,
             error_threshold=config.error_threshold,
@@ -323,7 +326,7 @@ class RunOut(ApiModel):
 
     @classmethod
     def of(cls, run: SyncRun) -> "RunOut":
-        return cls(**cls.fields_of(run))  # type: ignore[arg-type]
+        return cls(**cls.fields_of(run))
 
 
 class RunDetail(RunOut):
@@ -334,7 +337,7 @@ class RunDetail(RunOut):
     def of(cls, run: SyncRun) -> "RunDetail":
         errors = [RowErrorOut(**item) for item in run.errors or []]
         return cls(
-            **cls.fields_of(run),  # type: ignore[arg-type]
+            **cls.fields_of(run),
             errors=errors,
             errors_truncated=len(errors) >= runs.MAX_ERRORS,
         )
@@ -388,38 +391,39 @@ async def get_sync_config_handler(call: Call) -> SyncConfigOut:
 async def put_sync_config_handler(call: Call) -> SyncConfigOut:
     body: SyncConfigIn = call.body
     settings = call.platform.settings
-    fields: dict[str, object] = {
-        "source_type": body.source.type,
-        "format": body.format,
-        "mode": body.mode,
-        "field_mapping": dict(body.field_mapping),
-        "default_currency": body.default_currency,
-        "error_threshold": body.error_threshold,
-        "max_delete_ratio": body.max_delete_ratio,
-        "product_url_template": body.product_url_template,
-        "interval_minutes": body.schedule.interval_minutes if body.schedule else None,
-    }
-    if "webhook_secret" in body.model_fields_set:
-        fields["webhook_secret"] = body.webhook_secret
+    update = configs.ConfigUpdate(
+        source_type=body.source.type,
+        format=body.format,
+        mode=body.mode,
+        field_mapping=dict(body.field_mapping),
+        default_currency=body.default_currency,
+        error_threshold=body.error_threshold,
+        max_delete_ratio=body.max_delete_ratio,
+        product_url_template=body.product_url_template,
+        interval_minutes=body.schedule.interval_minutes if body.schedule else None,
+        webhook_secret=(
+            body.webhook_secret if "webhook_secret" in body.model_fields_set else configs.UNSET
+        ),
+    )
     if isinstance(body.source, UrlSourceIn):
         source = body.source
         await _refuse_forbidden_literal(source.url, settings.allow_private_network_targets)
-        fields["source_url"] = source.url
+        update = replace(update, source_url=source.url)
         if "auth_header" in source.model_fields_set:
-            fields["auth_header_name"] = source.auth_header.name if source.auth_header else None
-            fields["auth_header_value"] = source.auth_header.value if source.auth_header else None
+            header = source.auth_header
+            update = replace(
+                update,
+                auth_header_name=header.name if header else None,
+                auth_header_value=header.value if header else None,
+            )
         else:
             current, _ = await _config_or_defaults(call)
             # The stored credential goes on only to the origin it was given for: a key that
             # may change the URL must not be able to send it somewhere else.
             if current.source_url and _origin(current.source_url) == _origin(source.url):
-                fields["auth_header_name"] = current.auth_header_name
+                update = replace(update, auth_header_name=current.auth_header_name)
     async with call.platform.sessions() as session:
-        config = await configs.save_config(
-            session,
-            call.merchant_id,
-            configs.ConfigUpdate(**fields),  # type: ignore[arg-type]
-        )
+        config = await configs.save_config(session, call.merchant_id, update)
     return SyncConfigOut.of(config, configured=True, base_url=settings.public_base_url)
 
 
@@ -462,7 +466,7 @@ async def sync_status_handler(call: Call) -> SyncStatus:
         config = await configs.get_config(session, merchant_id)
         counts = await catalog_counts(session, merchant_id)
     return SyncStatus(
-        state=active.status if active else "idle",  # type: ignore[arg-type]
+        state=active.status if active else "idle",
         active_run=RunOut.of(active) if active else None,
         last_run=RunOut.of(last) if last else None,
         last_successful_run=RunOut.of(last_ok) if last_ok else None,
@@ -507,7 +511,7 @@ async def trigger_sync_handler(call: Call) -> RunOut:
                 merchant_id=call.merchant_id,
                 source="feed",
                 trigger="manual",
-                mode=config.mode,
+                mode=as_mode(config.mode),
                 force=query.force,
                 source_url=config.source_url,
                 stale_after=_stale_after(call),
@@ -568,7 +572,7 @@ async def upload_products_handler(call: Call) -> RunOut:
                 merchant_id=call.merchant_id,
                 source="upload",
                 trigger="upload",
-                mode=query.mode or config.mode,
+                mode=query.mode or as_mode(config.mode),
                 force=query.force,
                 filename=filename,
                 stale_after=_stale_after(call),
@@ -616,7 +620,7 @@ def _empty() -> ApiError:
 
 async def _receive_upload(
     request: Request, limit: int, filename: str | None
-) -> tuple[tempfile.SpooledTemporaryFile[bytes], str | None, str | None]:
+) -> tuple[IO[bytes], str | None, str | None]:
     """Spool the upload (multipart field `file`, or the raw body) to a temporary file that
     stays in memory only while small, refusing it past `limit` bytes."""
     content_type = request.headers.get("content-type", "")
@@ -626,7 +630,7 @@ async def _receive_upload(
     if declared.isdigit() and int(declared) > allowed:
         raise _too_large(limit)
 
-    async def capped():  # type: ignore[no-untyped-def]
+    async def capped() -> AsyncGenerator[bytes, None]:
         received = 0
         async for chunk in request.stream():
             received += len(chunk)
@@ -651,9 +655,9 @@ async def _receive_upload(
 
 
 async def _receive_multipart(
-    request: Request, stream: object, limit: int
-) -> tuple[tempfile.SpooledTemporaryFile[bytes], str | None, str | None]:
-    parser = MultiPartParser(request.headers, stream, max_files=1, max_fields=20)  # type: ignore[arg-type]
+    request: Request, stream: AsyncGenerator[bytes, None], limit: int
+) -> tuple[IO[bytes], str | None, str | None]:
+    parser = MultiPartParser(request.headers, stream, max_files=1, max_fields=20)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
@@ -673,7 +677,7 @@ async def _receive_multipart(
     if not upload.size:
         await form.close()
         raise _empty()
-    return spooled, upload.filename, upload.content_type  # type: ignore[return-value]
+    return spooled, upload.filename, upload.content_type
 
 
 def _disposition_filename(header: str) -> str | None:
@@ -712,8 +716,8 @@ async def inbound_webhook_handler(call: Call) -> WebhookReceipt:
                 ],
             ) from None
     return WebhookReceipt(
-        status=receipt.status,  # type: ignore[arg-type]
-        action=receipt.action,  # type: ignore[arg-type]
+        status=receipt.status,
+        action=receipt.action,
         product_id=receipt.product_id,
     )
 

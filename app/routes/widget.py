@@ -1,13 +1,16 @@
 """What the widget reads and reports with its publishable key (DESIGN §11), and the widget's
 own files served at /widget/ (the CDN's stand-in when running locally)."""
 
+import os
 import re
+from os import PathLike
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiInput, ApiModel
@@ -125,8 +128,14 @@ class WidgetFiles(StaticFiles):
     (the bundle is loaded with `crossorigin` for its integrity check; the loader fetches the
     manifest). No cookies are ever involved."""
 
-    def file_response(self, full_path: str | Path, *args: object, **kwargs: object) -> Response:
-        response = super().file_response(full_path, *args, **kwargs)  # type: ignore[arg-type]
+    def file_response(
+        self,
+        full_path: str | PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
         name = Path(full_path).name
         immutable = _IMMUTABLE.match(name) is not None
         response.headers["Cache-Control"] = IMMUTABLE_CACHE if immutable else ALIAS_CACHE

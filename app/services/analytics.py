@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ChatMessage, ChatSession, SyncRun, WidgetEvent, utcnow
@@ -121,16 +121,18 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
 async def summarize(
     session: AsyncSession, merchant_id: str, start: datetime, end: datetime
 ) -> Summary:
-    async def count(model: type, *conditions: object) -> int:
+    async def count(
+        model: type[ChatSession] | type[ChatMessage], *conditions: ColumnElement[bool]
+    ) -> int:
         return int(
             await session.scalar(
                 select(func.count())
                 .select_from(model)
                 .where(
-                    model.merchant_id == merchant_id,  # type: ignore[attr-defined]
-                    model.created_at >= start,  # type: ignore[attr-defined]
-                    model.created_at < end,  # type: ignore[attr-defined]
-                    *conditions,  # type: ignore[arg-type]
+                    model.merchant_id == merchant_id,
+                    model.created_at >= start,
+                    model.created_at < end,
+                    *conditions,
                 )
             )
             or 0
@@ -150,7 +152,8 @@ async def summarize(
         ).all()
     )
     durations = sorted(
-        (
+        duration
+        for duration in (
             await session.scalars(
                 select(WidgetEvent.duration_ms)
                 .where(
@@ -164,6 +167,7 @@ async def summarize(
                 .limit(MAX_SAMPLES)
             )
         ).all()
+        if duration is not None  # filtered in SQL too; this tells the type checker
     )
     runs = dict(
         (

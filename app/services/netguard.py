@@ -77,7 +77,7 @@ async def check_target(url: str, *, allow_private: bool) -> None:
             )
         except socket.gaierror:
             raise UnsafeTarget(f"the host {host} does not resolve") from None
-        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
     for address in addresses:
         reason = _refusal(address, allow_private)
         if reason:

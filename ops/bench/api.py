@@ -35,7 +35,10 @@ def _wrk(url: str, config: BenchConfig, headers: dict[str, str]) -> float:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if bad:
         raise RuntimeError(f"{url} answered {bad[1]} non-2xx responses during the benchmark")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if rate is None:
+        raise RuntimeError(f"wrk printed no Requests/sec for {url}:\n{output}")
+    return float(rate[1])
 
 
 def _bench_merchant_key(database_url: str) -> str:

@@ -271,6 +271,7 @@ async def _large_catalog(database_url: str, size: int) -> str:
         ]
         async with engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
+            assert raw is not None  # a connection just opened
             await raw.copy_records_to_table(Product.__tablename__, records=records, columns=columns)
             await raw.execute("ANALYZE products")
         return key

@@ -184,7 +184,8 @@ def _worker(env: dict[str, str]) -> Iterator[None]:
 
 
 def _read_stats(receiver: str) -> dict[str, Any]:
-    return httpx.get(receiver + "/stats", timeout=30).json()
+    stats: dict[str, Any] = httpx.get(receiver + "/stats", timeout=30).json()
+    return stats
 
 
 def _wait_for(receiver: str, count: int, timeout: float) -> dict[str, Any]:
@@ -223,7 +224,7 @@ def _baseline_rate(receiver: str, count: int) -> float:
 
     asyncio.run(run())
     stats = _wait_for(receiver, count, 30)
-    return count / max(stats["last"] - stats["first"], 1e-6)
+    return count / max(float(stats["last"] - stats["first"]), 1e-6)
 
 
 def _drain(database_url: str, merchant_id: str, receiver: str, count: int) -> float:
@@ -231,7 +232,7 @@ def _drain(database_url: str, merchant_id: str, receiver: str, count: int) -> fl
     httpx.post(receiver + "/reset")
     asyncio.run(_emit(database_url, merchant_id, count, per_transaction=count, rate=None))
     stats = _wait_for(receiver, count, 120)
-    return count / max(stats["last"] - stats["first"], 1e-6)
+    return count / max(float(stats["last"] - stats["first"]), 1e-6)
 
 
 def _latencies(database_url: str, merchant_id: str, receiver: str, seconds: int) -> list[float]:

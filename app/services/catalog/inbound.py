@@ -255,7 +255,7 @@ async def apply_product_change(
     if existing is None:
         session.add(product)
     await session.flush()
-    action = "updated" if existing is not None else "created"
+    action: ReceiptAction = "updated" if existing is not None else "created"
     await emit_event(
         session,
         merchant_id=merchant_id,

@@ -143,7 +143,8 @@ class _Row:
             return None
 
     def text(self, name: str, limit: int = _SHORT, html: bool = False) -> str | None:
-        return self.get(name, v.clean_text, limit, html)
+        text: str | None = self.get(name, v.clean_text, limit, html)
+        return text
 
     def required(self, name: str, value: Any) -> Any:
         if value is None and not any(e.column == self._column(name) for e in self.errors):
@@ -174,7 +175,7 @@ def _prices(row: _Row, currency: str | None) -> tuple[Decimal | None, Decimal | 
 
 
 def _availability(row: _Row) -> str | None:
-    availability = row.get("availability", v.parse_availability)
+    availability: str | None = row.get("availability", v.parse_availability)
     if availability is None:
         quantity = row.get("quantity", v.parse_quantity)
         if quantity is not None:

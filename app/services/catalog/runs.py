@@ -69,8 +69,8 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "") if value else value
 
 
-def failed(code: str, message: str, **counts: object) -> RunOutcome:
-    return RunOutcome(status="failed", error_code=code, error_message=message, **counts)  # type: ignore[arg-type]
+def failed(code: str, message: str, **counts: Any) -> RunOutcome:
+    return RunOutcome(status="failed", error_code=code, error_message=message, **counts)
 
 
 async def start_run(
@@ -184,12 +184,13 @@ async def finish_run(session: AsyncSession, run: SyncRun, outcome: RunOutcome) -
         values["bytes"] = outcome.bytes
     if run.started_at is None:
         values["started_at"] = now
-    result = await session.execute(
+    finished = await session.scalar(
         update(SyncRun)
         .where(SyncRun.id == run.id, SyncRun.status.in_(ACTIVE_RUN_STATUSES))
         .values(**values)
+        .returning(SyncRun.id)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if finished is None:
         await session.rollback()
         log.warning("sync run was no longer active", extra={"run_id": run.id})
         return False

@@ -83,14 +83,20 @@ def content_hash(record: ProductRecord, data: str | None = None) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+def _ten_thousandths(value: Decimal | None) -> int | None:
+    money = _money(value)
+    return int(money * _SCALE) if money is not None else None
+
+
 def staged_row(row: int, record: ProductRecord, *, sqlite: bool) -> StagedRow:
     """The row as the staging table stores it, with its content hash."""
     data = _data_json(record)
-    price, compare_at = _money(record.price), _money(record.compare_at_price)
+    price: Decimal | int | None = _money(record.price)
+    compare_at: Decimal | int | None = _money(record.compare_at_price)
     if sqlite:
         # SQLite keeps prices as integer ten-thousandths (see app.db.models.Money).
-        price = int(price * _SCALE)  # type: ignore[assignment,operator]
-        compare_at = int(compare_at * _SCALE) if compare_at is not None else None  # type: ignore[assignment]
+        price = _ten_thousandths(record.price)
+        compare_at = _ten_thousandths(record.compare_at_price)
     return (
         row,
         new_id("prd"),
@@ -133,13 +139,13 @@ async def write(connection: AsyncConnection, rows: Sequence[StagedRow]) -> None:
         marks = ", ".join("?" for _ in COLUMNS)
         await connection.exec_driver_sql(
             f"INSERT INTO {table(connection, BATCH)} VALUES ({marks})",  # noqa: S608 - constants
-            list(rows),  # type: ignore[arg-type]
+            list(rows),
         )
         return
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        BATCH, records=rows, columns=COLUMNS, schema_name="pg_temp"
-    )
+    raw = (await connection.get_raw_connection()).driver_connection
+    if raw is None:
+        raise RuntimeError("the staging connection was closed")
+    await raw.copy_records_to_table(BATCH, records=rows, columns=COLUMNS, schema_name="pg_temp")
 
 
 async def drop(connection: AsyncConnection) -> None:

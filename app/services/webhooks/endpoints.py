@@ -2,7 +2,7 @@
 merchant, so another merchant's endpoint id behaves exactly like one that does not exist."""
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -38,7 +38,7 @@ async def create_endpoint(
     merchant_id: str,
     url: str,
     description: str,
-    event_types: list[str],
+    event_types: Sequence[str],
 ) -> WebhookEndpoint:
     """Add an endpoint with a fresh secret. Commits."""
     count = await session.scalar(
@@ -54,7 +54,7 @@ async def create_endpoint(
         merchant_id=merchant_id,
         url=url,
         description=description,
-        event_types=event_types,
+        event_types=list(event_types),
         enabled=True,
         secret=new_secret(),
         created_at=now,
@@ -71,7 +71,7 @@ async def update_endpoint(
     *,
     url: str | None = None,
     description: str | None = None,
-    event_types: list[str] | None = None,
+    event_types: Sequence[str] | None = None,
 ) -> WebhookEndpoint:
     """Change what is given (None keeps the current value). Commits."""
     if url is not None:
@@ -79,7 +79,7 @@ async def update_endpoint(
     if description is not None:
         endpoint.description = description
     if event_types is not None:
-        endpoint.event_types = event_types
+        endpoint.event_types = list(event_types)
     endpoint.updated_at = utcnow()
     await session.commit()
     return endpoint
