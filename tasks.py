@@ -15,7 +15,9 @@ from ops import (
     local,
     releases,
     rollback,
+    status,
     widget,
+    widget_release,
 )
 
 ns = Collection()
@@ -32,4 +34,7 @@ ns.add_collection(flags.ns, "flags")
 ns.add_collection(cdn.ns, "cdn")
 ns.add_collection(db.ns, "db")
 ns.add_collection(images.ns, "image")
-ns.add_collection(widget.ns, "widget")
+ns.add_task(status.status)
+ns.add_collection(
+    Collection("widget", widget.build, widget_release.publish, widget_release.rollback)
+)

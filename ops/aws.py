@@ -171,6 +171,10 @@ class Clients:
     def cloudfront(self) -> Any:
         return self._client("cloudfront")
 
+    @cached_property
+    def cloudwatch(self) -> Any:
+        return self._client("cloudwatch")
+
 
 @dataclass
 class Target:

@@ -34,7 +34,7 @@ from ops.steps import console as make_console
 MAX_LEDGER_BYTES = 4096
 ACTOR_ENV = "RAGASSIST_ACTOR"
 
-Kind = Literal["deploy", "rollback", "failed"]
+Kind = Literal["deploy", "rollback", "failed", "widget"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,7 +48,8 @@ class Release:
     time: str
     actor: str
     # `deploy`: went live; `rollback`: an earlier release put back; `failed`: a deploy that was
-    # live briefly and rolled back by `invoke deploy` itself (kept: it explains a blip).
+    # live briefly and rolled back by `invoke deploy` itself (kept: it explains a blip);
+    # `widget`: the live release with another widget version (`invoke widget.publish/rollback`).
     kind: Kind = "deploy"
     # For `rollback` and `failed`: the version that was taken down.
     replaced: str | None = None

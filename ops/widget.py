@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from invoke import Collection, Context, Exit, task
+from invoke import Context, Exit, task
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_DIR = ROOT / "widget"
@@ -184,7 +184,3 @@ def render_snippet(*, loader_url: str, api_base_url: str, publishable_key: str) 
         .replace(SNIPPET_API_URL, api_base_url.rstrip("/"))
         .replace(SNIPPET_KEY, publishable_key)
     )
-
-
-ns = Collection("widget")
-ns.add_task(build)

@@ -53,6 +53,8 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        # Any 5xx from a request is a bug: its access line names the exception to look for.
+        exception_type: str | None = None
 
         # A plain function handing back `send`'s awaitable: every message passes through here,
         # and a coroutine of our own per message would only add to its cost.
@@ -66,8 +68,11 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception("unhandled error", extra={"path": scope["path"]})
+        except Exception as exc:
+            exception_type = type(exc).__name__
+            log.exception(
+                "unhandled error", extra={"path": scope["path"], "exceptionType": exception_type}
+            )
             if response_started:
                 raise
             response = error_response(
@@ -80,14 +85,14 @@ class ObservabilityMiddleware:
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             HTTP_TRAFFIC.observe(method, route, str(status), elapsed)
             if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "durationMs": round(elapsed * 1000, 2),
-                    },
-                )
+                fields: dict[str, object] = {
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "durationMs": round(elapsed * 1000, 2),
+                }
+                if exception_type is not None:
+                    fields["exceptionType"] = exception_type
+                log.info("request", extra=fields)
             request_id_var.reset(token)

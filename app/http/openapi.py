@@ -112,6 +112,8 @@ def _operation(endpoint: Endpoint, refs: _Refs) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": refs[(endpoint.body, "validation")]}},
         }
+    elif endpoint.raw_body is not None:
+        operation["requestBody"] = {"required": True, "content": endpoint.raw_body}
     return operation
 
 
@@ -120,6 +122,7 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PATH_PARAM.findall(endpoint.path)
     ]
+    parameters += [{"in": "header", "required": False, **header} for header in endpoint.headers]
     if endpoint.query is not None:
         schema = endpoint.query.model_json_schema(mode="validation")
         required = set(schema.get("required", []))

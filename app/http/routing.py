@@ -23,8 +23,12 @@ from starlette.types import Receive, Scope, Send
 from app.http.auth import presented_key
 from app.http.envelope import error_response, ok
 from app.http.errors import ApiError, ErrorCode
+from app.parsing import natural_or_none
 from app.platform import Platform
 from app.services.keys import Principal
+
+# Ids are a prefix and 26 characters; anything much longer in a path is not one.
+MAX_ID_LENGTH = 200
 
 
 class Audience(StrEnum):
@@ -71,6 +75,11 @@ class Endpoint:
     media_type: str = "application/json"
     # Errors beyond those the wrapper itself can raise; a pair overrides the code's usual status.
     errors: tuple[ErrorCode | tuple[ErrorCode, int], ...] = field(default=())
+    # A handler that reads the body itself (an upload, a signed webhook) describes it here, as
+    # OpenAPI requestBody content, with any headers it reads: the document then says what to
+    # send, and the fuzzer sends it.
+    raw_body: dict[str, Any] | None = None
+    headers: tuple[dict[str, Any], ...] = field(default=())
 
     @property
     def operation_id(self) -> str:
@@ -142,6 +151,10 @@ async def _admit(
                 f"This key lacks the '{endpoint.permission}' permission.",
                 details=[{"permission": endpoint.permission}],
             )
+    if any(not _well_formed_id(value) for value in request.path_params.values()):
+        # No id holds a NUL (PostgreSQL cannot even compare one) or runs this long: such a
+        # path names nothing, and is answered as a path that names nothing.
+        raise ApiError(ErrorCode.NOT_FOUND, "Nothing has this id.")
     if endpoint.flag is not None:
         flags = await platform.flags.current()
         if not getattr(flags, endpoint.flag):
@@ -162,6 +175,10 @@ async def _admit(
         query=query,
         body=body,
     )
+
+
+def _well_formed_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_ID_LENGTH and _storable(value)
 
 
 def _query_params(request: Request) -> dict[str, str]:
@@ -235,8 +252,9 @@ async def _read_json(request: Request, limit: int) -> Any:
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"Expected 'Content-Type: application/json', got '{mime or 'none'}'.",
         )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # A malformed length is ignored: the byte count below enforces the limit anyway.
+    declared = natural_or_none(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise _too_large(limit)
     raw = bytearray()
     async for chunk in request.stream():

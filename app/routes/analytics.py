@@ -8,6 +8,7 @@ from pydantic import BaseModel, BeforeValidator, Field, create_model
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiModel
 from app.http.routing import Call, Endpoint
+from app.parsing import iso_instant, shift
 from app.services.analytics import Summary, summarize
 
 DEFAULT_WINDOW = timedelta(days=7)
@@ -17,7 +18,7 @@ MAX_WINDOW = timedelta(days=400)
 def _iso_8601(value: Any) -> Any:
     """Only ISO 8601 text: pydantic would also take "0.5" as seconds since 1970."""
     if isinstance(value, str):
-        return datetime.fromisoformat(value)  # ValueError → 422 naming the field
+        return iso_instant(value)  # ParseError (a ValueError) → 422 naming the field
     return value
 
 
@@ -112,15 +113,10 @@ class AnalyticsSummary(ApiModel):
         )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _window(query: BaseModel) -> tuple[datetime, datetime]:
-    end = _utc(getattr(query, "to")) or datetime.now(UTC)  # noqa: B009 - see SummaryQuery
-    start = _utc(getattr(query, "from")) or end - DEFAULT_WINDOW
+    # Both are UTC already (iso_instant); near year 1 the default start stops at the first day.
+    end = getattr(query, "to") or datetime.now(UTC)  # noqa: B009 - see SummaryQuery
+    start = getattr(query, "from") or shift(end, -DEFAULT_WINDOW)
     problem = None
     if start >= end:
         problem = "`from` must be before `to`"

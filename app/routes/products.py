@@ -6,20 +6,28 @@ already synced stays available while it is off.
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from app.db.models import Product
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiModel, Page
 from app.http.routing import Call, Endpoint
+from app.parsing import plain_decimal
 from app.routes.sync import NO_NUL
 from app.services.catalog.search import BadCursor, ProductFilter, get_product, list_products
 from app.services.catalog.values import format_price
 
 Availability = Literal["in_stock", "out_of_stock", "preorder", "backorder"]
 Price = Field(None, ge=0, max_digits=18, decimal_places=4)
+
+
+def _plain_number(value: Any) -> Any:
+    return plain_decimal(value.strip()) if isinstance(value, str) else value
+
+
+PriceText = Annotated[Decimal, BeforeValidator(_plain_number)]
 
 
 class ProductQuery(BaseModel):
@@ -41,8 +49,8 @@ class ProductQuery(BaseModel):
         description="A category, or a path prefix such as `Apparel`.",
     )
     # Query parameters are named as on the wire (camelCase), like the OpenAPI document.
-    minPrice: Decimal | None = Price
-    maxPrice: Decimal | None = Price
+    minPrice: PriceText | None = Price
+    maxPrice: PriceText | None = Price
 
 
 class VariantOut(ApiModel):

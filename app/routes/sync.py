@@ -1,7 +1,6 @@
 """Catalog sync: the eight endpoints of DESIGN §8 (config, status, trigger, history, runs,
 upload, inbound webhook). The work happens in app/services/catalog; these handlers translate."""
 
-import ipaddress
 import re
 import tempfile
 from collections.abc import AsyncGenerator
@@ -21,6 +20,7 @@ from app.db.models import ACTIVE_RUN_STATUSES, SyncConfig, SyncRun, utcnow
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiInput, ApiModel, Page, PageQuery, split_page
 from app.http.routing import Audience, Call, Endpoint
+from app.parsing import natural_or_none
 from app.services.catalog import config as configs
 from app.services.catalog import feeds, inbound, runs
 from app.services.catalog.execute import import_upload, in_background
@@ -42,7 +42,7 @@ from app.services.catalog.terms import (
     SourceType,
     as_mode,
 )
-from app.services.netguard import UnsafeTarget, check_target, check_url_syntax
+from app.services.netguard import UnsafeTarget, check_saved, check_url_syntax
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 # PostgreSQL text cannot hold NUL: refused at the edge rather than failing in the database.
@@ -407,7 +407,7 @@ async def put_sync_config_handler(call: Call) -> SyncConfigOut:
     )
     if isinstance(body.source, UrlSourceIn):
         source = body.source
-        await _refuse_forbidden_literal(source.url, settings.allow_private_network_targets)
+        _refuse_forbidden_target(source.url, settings.allow_private_network_targets)
         update = replace(update, source_url=source.url)
         if "auth_header" in source.model_fields_set:
             header = source.auth_header
@@ -432,15 +432,11 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
     return parts.scheme.lower(), parts.hostname, parts.port
 
 
-async def _refuse_forbidden_literal(url: str, allow_private: bool) -> None:
-    """A literal private or metadata IP is refused when saved; hostnames are checked at each
-    pull (their addresses can change)."""
+def _refuse_forbidden_target(url: str, allow_private: bool) -> None:
+    """A refused address (in any notation) or metadata name is refused when saved; other
+    hostnames are checked at each pull (their addresses can change)."""
     try:
-        ipaddress.ip_address((urlsplit(url).hostname or "").strip("[]"))
-    except ValueError:
-        return  # a name, not an address
-    try:
-        await check_target(url, allow_private=allow_private)
+        check_saved(url, allow_private=allow_private)
     except UnsafeTarget as exc:
         raise ApiError(
             ErrorCode.VALIDATION_FAILED,
@@ -626,8 +622,9 @@ async def _receive_upload(
     content_type = request.headers.get("content-type", "")
     multipart = content_type.split(";")[0].strip().lower() == "multipart/form-data"
     allowed = limit + (_MULTIPART_SLACK if multipart else 0)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > allowed:
+    # A malformed length is ignored: the byte count below enforces the limit anyway.
+    declared = natural_or_none(request.headers.get("content-length"))
+    if declared is not None and declared > allowed:
         raise _too_large(limit)
 
     async def capped() -> AsyncGenerator[bytes, None]:
@@ -728,6 +725,52 @@ def _unauthenticated(reason: str) -> ApiError:
 
 _FLAG = "product_sync_enabled"
 _BASE = "/api/merchants/{merchantId}"
+_FILE = {"type": "string", "format": "binary"}
+# The handlers read these bodies themselves (streamed, size-capped); described for clients.
+# Any bytes are accepted as a file: what is wrong inside one is reported in the run.
+_UPLOAD_BODY = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {"file": {**_FILE, "description": "The catalog file."}},
+        }
+    },
+    **{
+        media_type: {"schema": _FILE}
+        for media_type in (
+            "text/csv",
+            "text/tab-separated-values",
+            "application/x-ndjson",
+            "application/xml",
+            "application/gzip",
+            "application/octet-stream",
+        )
+    },
+    "application/json": {
+        "schema": {"description": 'An array of products, or {"products": [...]}.'}
+    },
+}
+_WEBHOOK_BODY = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "description": "Standard Webhooks: {type, data}; Shopify: the product itself.",
+            "properties": {"type": {"type": "string"}, "data": {"type": "object"}},
+        }
+    }
+}
+_WEBHOOK_HEADERS = (
+    {"name": "webhook-id", "schema": {"type": "string", "maxLength": 200}},
+    {
+        "name": "webhook-timestamp",
+        "description": "Seconds since 1970, ASCII digits; within 5 minutes of now.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+    },
+    {"name": "webhook-signature", "description": "`v1,<base64>`, space-separated."},
+    {"name": "X-Shopify-Hmac-Sha256", "description": "base64 HMAC-SHA256 of the body."},
+    {"name": "X-Shopify-Topic", "description": "products/create, products/update, ..."},
+)
 
 ROUTES = [
     Endpoint(
@@ -814,6 +857,7 @@ ROUTES = [
         status=202,
         flag=_FLAG,
         errors=(ErrorCode.CONFLICT, ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.BAD_REQUEST),
+        raw_body=_UPLOAD_BODY,
     ),
     Endpoint(
         method="POST",
@@ -833,6 +877,11 @@ ROUTES = [
             ErrorCode.UNAUTHENTICATED,
             ErrorCode.VALIDATION_FAILED,
             ErrorCode.PAYLOAD_TOO_LARGE,
+        ),
+        raw_body=_WEBHOOK_BODY,
+        headers=tuple(
+            {"schema": {"type": "string", "maxLength": 1000}, **header}
+            for header in _WEBHOOK_HEADERS
         ),
     ),
 ]

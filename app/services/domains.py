@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AllowedDomain
+from app.parsing import ascii_digits
 
 MAX_DOMAINS = 100
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -52,7 +53,7 @@ def normalize_domain(entry: str) -> str:
         )
     if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
         raise DomainError("not a valid hostname: letters, digits and hyphens between dots")
-    if labels[-1].isdigit():
+    if ascii_digits(labels[-1]):
         raise DomainError("the last label cannot be numeric")
     return f"*.{ascii_host}" if wildcard else ascii_host
 
@@ -67,11 +68,15 @@ def _is_ip(text: str) -> bool:
 
 def origin_host(origin: str) -> str | None:
     """The punycode hostname of an `Origin` header, or None if it is not a web origin."""
-    parts = urlsplit(origin)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(origin)
+        hostname = parts.hostname
+    except ValueError:  # "http://[": an unclosed IPv6 literal
+        return None
+    if parts.scheme not in {"http", "https"} or not hostname:
         return None
     try:
-        return idna.encode(parts.hostname, uts46=True).decode("ascii")
+        return idna.encode(hostname, uts46=True).decode("ascii")
     except idna.IDNAError:
         return None
 

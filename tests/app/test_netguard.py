@@ -13,7 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from app.services.netguard import UnsafeTarget, check_target, check_url_syntax, send_guarded
+from app.services.netguard import (
+    GuardedTransport,
+    UnsafeTarget,
+    check_saved,
+    check_target,
+    check_url_syntax,
+    send_guarded,
+)
 
 
 @dataclass
@@ -147,6 +154,80 @@ def test_cloud_metadata_is_refused_even_with_the_override(url: str) -> None:
         _check(url, allow_private=True)
 
 
+# ECS task metadata (169.254.170.2) hands out the task role's credentials on Fargate, where
+# this platform runs; every other cloud's metadata service and every notation a resolver or
+# an IPv6 translator turns into one of them are refused too.
+ALWAYS_REFUSED = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://169.254.170.2/v2/credentials/x",
+    "http://169.254.170.23/v4/x",
+    "http://169.254.0.23/",  # Tencent
+    "http://169.254.1.1/",  # any link-local address
+    "http://[fe80::1]/",
+    "http://[fe80::1%25eth0]/",
+    "http://[fd00:ec2::254]/",
+    "http://[fd00:ec2::23]/",
+    "http://[fd20:ce::254]/",  # GCP over IPv6
+    "http://168.63.129.16/",  # Azure WireServer
+    "http://100.100.100.200/",  # Alibaba
+    "http://192.0.0.192/",  # Oracle
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://METADATA.Google.Internal./",
+    "http://metadata.goog/",
+    "http://metadata/",
+    "http://instance-data/latest/",
+    "http://2852039170/",  # 169.254.170.2 as one decimal number
+    "http://0xa9feaa02/",  # ... in hex
+    "http://0251.0376.0252.02/",  # ... in octal, dotted
+    "http://169.254.43522/",  # ... with its last two bytes as one number
+    "http://0xa9.0xfe.0xaa.0x2/",
+    "http://%31%36%39.254.170.2/",  # percent-encoded
+    "http://\uff11\uff16\uff19.\uff12\uff15\uff14.\uff11\uff17\uff10.\uff12/",  # full-width
+    "http://169\u3002254\u3002170\u30022/",  # ideographic full stops
+    "http://[::ffff:169.254.170.2]/",  # IPv4-mapped
+    "http://[::ffff:a9fe:aa02]/",
+    "http://[::169.254.170.2]/",  # IPv4-compatible
+    "http://[::ffff:0:a9fe:aa02]/",  # SIIT
+    "http://[64:ff9b::169.254.170.2]/",  # NAT64, well-known prefix
+    "http://[64:ff9b:1::a9fe:aa02]/",  # NAT64, local-use prefix
+    "http://[2002:a9fe:aa02::1]/",  # 6to4
+]
+
+
+@pytest.mark.parametrize("allow_private", [True, False])
+@pytest.mark.parametrize("url", ALWAYS_REFUSED)
+def test_link_local_and_metadata_are_refused_whatever_the_override(
+    url: str, allow_private: bool
+) -> None:
+    # When saved (no DNS) and before each connection.
+    with pytest.raises(UnsafeTarget, match=r"metadata|link-local"):
+        check_saved(url, allow_private=allow_private)
+    with pytest.raises(UnsafeTarget, match=r"metadata|link-local"):
+        _check(url, allow_private=allow_private)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::10.0.0.1]/",
+        "http://[::127.0.0.1]/",
+        "http://[2002:7f00:1::1]/",
+        "http://2130706433/",  # 127.0.0.1
+        "http://0x7f.1/",
+    ],
+)
+def test_private_addresses_hidden_in_other_notations_are_refused_without_the_override(
+    url: str,
+) -> None:
+    with pytest.raises(UnsafeTarget, match=r"loopback|private"):
+        check_saved(url, allow_private=False)
+
+
+def test_public_addresses_in_translated_notations_are_allowed() -> None:
+    for url in ("http://[64:ff9b::5db8:d70e]/", "http://93.184.215.14/", "https://example.com/"):
+        check_saved(url, allow_private=False)
+
+
 @pytest.mark.parametrize(
     "url", ["http://127.0.0.1/", "http://[::1]/", "http://localhost/", "http://10.0.0.1/"]
 )
@@ -185,6 +266,29 @@ def test_a_name_that_does_not_resolve_is_refused() -> None:
         _check("http://no-such-host.invalid/", allow_private=True)
 
 
+def _get_through_transport(url: str, *, allow_private: bool) -> httpx.Response:
+    async def run() -> httpx.Response:
+        transport = GuardedTransport(allow_private=allow_private)
+        async with httpx.AsyncClient(transport=transport, timeout=5) as client:
+            return await client.get(url)
+
+    return asyncio.run(run())
+
+
+def test_the_transport_checks_the_addresses_it_connects_to(serve: Callable[..., Server]) -> None:
+    # No check before the request: the connection itself resolves the name, checks each
+    # answer and connects to the checked address (a DNS answer cannot change in between).
+    server = serve(lambda path: (204, {}))
+    named = f"http://localhost:{server.port}/hook"
+    with pytest.raises(UnsafeTarget, match="loopback"):
+        _get_through_transport(named, allow_private=False)
+    assert server.hits == []
+    assert _get_through_transport(named, allow_private=True).status_code == 204
+    assert len(server.hits) == 1
+    with pytest.raises(UnsafeTarget, match="metadata"):
+        _get_through_transport("http://169.254.170.2/v2/credentials", allow_private=True)
+
+
 def test_a_loopback_server_is_unreachable_without_the_override_and_reached_with_it(
     serve: Callable[..., Server],
 ) -> None:
@@ -202,6 +306,9 @@ def test_every_redirect_hop_is_checked_again(serve: Callable[..., Server]) -> No
         "http://169.254.169.254/latest/meta-data/",
         "http://[::ffff:169.254.169.254]/",
         "http://[fd00:ec2::254]/",
+        "http://169.254.170.2/v2/credentials/x",
+        "http://0xa9feaa02/",
+        "http://metadata.google.internal/computeMetadata/v1/",
     ):
         server = serve(lambda path, location=location: (302, {"location": location}))
         with pytest.raises(UnsafeTarget, match="metadata"):

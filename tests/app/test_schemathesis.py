@@ -1,16 +1,22 @@
 """Schemathesis against the app's own OpenAPI document: every operation, called with a secret
-key that carries every permission, never answers 5xx and always answers what the document
-says (status code, content type, body schema, headers) — on each backend."""
+key that carries every permission, and every widget operation called with a publishable key,
+never answers 5xx and always answers what the document says (status code, content type, body
+schema, headers) — on each backend. The public inbound webhook route is fuzzed with its signed
+headers, and the upload route with multipart and raw files."""
 
+import base64
+import gzip
 import json
 import re
 import secrets
 import string
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import schemathesis
+from hypothesis import strategies as st
 from schemathesis.python.asgi import shutdown_lifespans
 from sqlalchemy import update
 from starlette.testclient import TestClient
@@ -23,16 +29,32 @@ from app.settings import load_settings
 from tests.conftest import ADMIN_ORIGIN, Backend, MerchantKeys, make_settings, new_merchant
 
 # Examples per operation (and phase): about 1 s per operation per backend, so the file stays
-# under a minute per backend; lower it if the route table outgrows that. Deterministic: the
+# around a minute per backend; lower it if the route table outgrows that. Deterministic: the
 # same code finds the same failures on every run.
-MAX_EXAMPLES = 50
+MAX_EXAMPLES = 30
+
 
 # Schemathesis builds its requests (auth included) when the tests are collected, before any
 # fixture runs, so the owner's full-permission secret key must be known by then: each
 # backend's merchant gets this value for its default secret key (see `owner`).
-SECRET = "sk_live_" + "".join(
-    secrets.choice(string.ascii_letters + string.digits) for _ in range(43)
+def _key(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
+
+
+SECRET = _key("sk_live_")
+PUBLISHABLE = _key("pk_live_")
+# The inbound webhook route verifies signatures only once a secret is configured: with one, the
+# fuzzer's headers reach the timestamp and signature parsing.
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+# Files as merchants upload them, and as they should not: random bytes, text, gzip.
+_CSV = st.lists(st.text(string.printable, max_size=12), max_size=20).map(
+    lambda cells: ("id,title,price\n" + ",".join(cells)).encode()
 )
+_FILES = st.one_of(st.binary(max_size=300), _CSV, st.text(max_size=200).map(str.encode))
+for media_type in ("text/csv", "text/tab-separated-values", "application/x-ndjson"):
+    schemathesis.openapi.media_type(media_type, _FILES)
+schemathesis.openapi.media_type("application/gzip", _FILES.map(gzip.compress))
 
 
 def _served_document() -> dict[str, Any]:
@@ -61,32 +83,57 @@ class _BackendApp:
 
 DOCUMENT = _served_document()
 BACKEND_APP = _BackendApp()
-schema = schemathesis.openapi.from_dict(DOCUMENT)
-schema.app = BACKEND_APP
-# NUL characters are valid JSON but refused by design (PostgreSQL cannot store them), with a
-# 400 the documents list; generating them would only test that refusal over and over.
-schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, allow_x00=False)
-# Some rules cannot be written in JSON Schema: an expiry must lie in the future, a permission
-# must exist, an allowed domain must be a real hostname. A schema-valid request that breaks one
-# of them is answered 422 validation_failed by design (DESIGN §4), so "schema-valid data must be
-# accepted" also accepts 422; the test still requires every 422 to name its fields.
-_positive = schema.config.checks.positive_data_acceptance
-_positive.expected_statuses = [*_positive.expected_statuses, "422"]
+WIDGET_OPERATIONS = [
+    operation["operationId"]
+    for item in DOCUMENT["paths"].values()
+    for operation in item.values()
+    if isinstance(operation, dict) and {"publishableKey": []} in operation.get("security", [])
+]
 
 
-@schema.auth(refresh_interval=None)
-class _SecretKey:
-    """Every request carries the owner's secret key, which holds every permission."""
+def _schema(key: str, **include: Any) -> Any:
+    """The document as schemathesis tests it, every request carrying `key`."""
+    tested = schemathesis.openapi.from_dict(DOCUMENT)
+    if include:
+        tested = tested.include(**include)
+    tested.app = BACKEND_APP
+    # NUL characters are valid JSON but refused by design (PostgreSQL cannot store them), with
+    # a 400 the documents list; generating them would only test that refusal over and over.
+    tested.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, allow_x00=False)
+    # Some rules cannot be written in JSON Schema: an expiry must lie in the future, a
+    # permission must exist, an allowed domain must be a real hostname. A schema-valid request
+    # that breaks one of them is answered 422 validation_failed by design (DESIGN §4), so
+    # "schema-valid data must be accepted" also accepts 422; the test still requires every 422
+    # to name its fields.
+    positive = tested.config.checks.positive_data_acceptance
+    positive.expected_statuses = [*positive.expected_statuses, "422"]
 
-    def get(self, case: schemathesis.Case, context: schemathesis.AuthContext) -> str:
-        return SECRET
+    @tested.auth(refresh_interval=None)
+    class _Key:
+        def get(self, case: schemathesis.Case, context: schemathesis.AuthContext) -> str:
+            return key
 
-    def set(self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext) -> None:
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+        def set(
+            self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext
+        ) -> None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+    return tested
+
+
+# The owner's secret key holds every permission; the publishable key reaches widget routes.
+schema = _schema(SECRET)
+widget_schema = _schema(PUBLISHABLE, operation_id=WIDGET_OPERATIONS)
+
+
+@dataclass(frozen=True)
+class Owner:
+    keys: MerchantKeys
+    chat_session_id: str
 
 
 @pytest.fixture(scope="module")
-def owner(backend: Backend) -> Iterator[MerchantKeys]:
+def owner(backend: Backend) -> Iterator[Owner]:
     settings = make_settings(backend)
     with TestClient(create_app(settings)) as setup:
         keys = new_merchant(setup)
@@ -94,17 +141,28 @@ def owner(backend: Backend) -> Iterator[MerchantKeys]:
 
         async def rekey() -> None:
             async with sessions() as session:
-                await session.execute(
-                    update(ApiKey)
-                    .where(ApiKey.key_hash == hash_key(keys.secret))
-                    .values(key_hash=hash_key(SECRET))
-                )
+                for given, known in ((keys.secret, SECRET), (keys.publishable, PUBLISHABLE)):
+                    await session.execute(
+                        update(ApiKey)
+                        .where(ApiKey.key_hash == hash_key(given))
+                        .values(key_hash=hash_key(known))
+                    )
                 await session.commit()
 
         setup.portal.call(rekey)  # type: ignore[union-attr]
+        configured = setup.put(
+            f"/api/merchants/{keys.id}/sync/config",
+            headers={"Authorization": f"Bearer {SECRET}"},
+            json={"source": {"type": "upload"}, "webhookSecret": WEBHOOK_SECRET},
+        )
+        assert configured.status_code == 200, configured.text
+        chat = setup.post(
+            "/api/chat/sessions", headers={"Authorization": f"Bearer {PUBLISHABLE}"}, json={}
+        )
+        assert chat.status_code == 201, chat.text
     BACKEND_APP.app = create_app(settings)
     try:
-        yield MerchantKeys(keys.id, SECRET, keys.publishable)
+        yield Owner(MerchantKeys(keys.id, SECRET, PUBLISHABLE), chat.json()["data"]["id"])
     finally:
         # Stop this backend's app (engine, Redis) before the next backend's app takes over.
         shutdown_lifespans()
@@ -139,33 +197,44 @@ def _assert_envelope(case: schemathesis.Case, response: Any) -> None:
         assert all(detail.get("field") for detail in body["error"]["details"])
 
 
-@schema.parametrize()
-def test_operation_answers_as_its_document_says(
-    case: schemathesis.Case, owner: MerchantKeys
-) -> None:
+def _call(case: schemathesis.Case, owner: Owner, key: str) -> None:
+    # Generated ids are never the key's own merchant or an existing chat session, and the app
+    # answers 404 before it looks at the body; real ones let the body and handler be exercised.
     if case.path_parameters and "merchantId" in case.path_parameters:
-        # A generated merchant id is never the key's own, and the app answers 404 before it
-        # looks at the body; the key's own merchant lets the body and handler be exercised.
-        case.path_parameters["merchantId"] = owner.id
+        case.path_parameters["merchantId"] = owner.keys.id
+    if case.path_parameters and "sessionId" in case.path_parameters:
+        case.path_parameters["sessionId"] = owner.chat_session_id
     response = case.call_and_validate()
     operation = DOCUMENT["paths"][case.operation.path][case.operation.method.lower()]
     if operation["security"]:
-        _assert_key_handling(case, response)
+        _assert_key_handling(case, response, key)
     _assert_envelope(case, response)
 
 
-def _assert_key_handling(case: schemathesis.Case, response: Any) -> None:
+@schema.parametrize()
+def test_operation_answers_as_its_document_says(case: schemathesis.Case, owner: Owner) -> None:
+    _call(case, owner, SECRET)
+
+
+@widget_schema.parametrize()
+def test_widget_operation_answers_a_publishable_key_as_its_document_says(
+    case: schemathesis.Case, owner: Owner
+) -> None:
+    _call(case, owner, PUBLISHABLE)
+
+
+def _assert_key_handling(case: schemathesis.Case, response: Any, key: str) -> None:
     """Schema-valid requests carry the key (so the operation is exercised beyond its 401); the
-    key is valid and holds every permission, so it is never turned away; requests schemathesis
-    strips the key from on purpose get 401. A foreign `Origin` is refused before the key is
-    looked at (DESIGN §6), whatever the key."""
+    key is valid and holds every permission its kind can hold, so it is never turned away;
+    requests schemathesis strips the key from on purpose get 401. A foreign `Origin` is
+    refused before the key is looked at (DESIGN §6), whatever the key."""
     sent = response.request.headers.get("Authorization")
     if case.meta is not None and case.meta.generation.mode.is_positive:
-        assert sent == f"Bearer {SECRET}"
+        assert sent == f"Bearer {key}"
     origin = response.request.headers.get("Origin")
     if response.status_code == 403 and origin is not None and origin != ADMIN_ORIGIN:
         assert json.loads(response.content)["error"]["code"] == "origin_not_allowed"
-    elif sent == f"Bearer {SECRET}":
+    elif sent == f"Bearer {key}":
         assert response.status_code not in (401, 403), response.content
     else:
         assert response.status_code in (401, 405), response.content
@@ -180,3 +249,11 @@ def test_schemathesis_covers_every_operation_of_the_document() -> None:
     }
     tested = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
     assert tested == documented
+    widget = {op.ok().label for op in widget_schema.get_all_operations()}
+    assert len(widget) == len(WIDGET_OPERATIONS) >= 5
+    upload = DOCUMENT["paths"]["/api/merchants/{merchantId}/products/upload"]["post"]
+    assert {"multipart/form-data", "text/csv", "application/json"} <= set(
+        upload["requestBody"]["content"]
+    )
+    inbound = DOCUMENT["paths"]["/api/merchants/{merchantId}/sync/webhook"]["post"]
+    assert {"webhook-timestamp", "webhook-signature"} <= {p["name"] for p in inbound["parameters"]}

@@ -14,6 +14,9 @@ OURS = [
     "cdn.invalidate",
     "db.migrate",
     "image.build",
+    "status",
+    "widget.publish",
+    "widget.rollback",
 ]
 
 

@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import SyncConfig, SyncRun
 from app.ids import new_request_id
 from app.logs import request_id_var
+from app.parsing import natural_or_none
 from app.services.catalog.config import import_options
 from app.services.catalog.execute import engine_of, execute_run
 from app.services.catalog.importer import import_file
 from app.services.catalog.runs import RunOutcome, failed, finish_run
-from app.services.netguard import UnsafeTarget, send_guarded
+from app.services.netguard import GuardedTransport, UnsafeTarget, send_guarded
 from app.settings import Settings
 
 USER_AGENT = "RAGAssistant-FeedFetcher/1.0 (+catalog sync)"
@@ -73,7 +74,8 @@ async def fetch(
     )
     limit = settings.max_feed_bytes
     # trust_env=False: no proxy or netrc from the environment between us and the guard.
-    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+    transport = GuardedTransport(allow_private=settings.allow_private_network_targets)
+    async with httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport) as client:
         request = client.build_request("GET", config.source_url, headers=headers)
         try:
             async with asyncio.timeout(settings.feed_total_timeout_seconds):
@@ -108,8 +110,9 @@ async def _receive(response: httpx.Response, dest: IO[bytes], limit: int) -> Fet
         raise FeedError(
             "feed_http_error", f"the feed answered HTTP {response.status_code}, not 200"
         )
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # A malformed length is ignored: the byte count below enforces the limit anyway.
+    declared = natural_or_none(response.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise FeedError("feed_too_large", f"the feed is larger than {limit} bytes")
     digest = hashlib.sha256()
     size = 0

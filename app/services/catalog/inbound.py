@@ -14,14 +14,12 @@ applied is ignored.
 """
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import InboundWebhookEvent, Product, SyncConfig, utcnow
 from app.ids import new_id
 from app.metrics import SYNC_ROWS, SYNC_RUNS
+from app.parsing import ParseError, iso_instant, natural_or_none
 from app.services.catalog import config as configs
 from app.services.catalog.formats.json_lines import object_to_raw
 from app.services.catalog.records import RowError, build_record
@@ -40,6 +39,7 @@ from app.services.catalog.terms import ReceiptAction, ReceiptStatus
 from app.services.catalog.values import format_price
 from app.services.chat.vocabulary import forget_vocabulary
 from app.services.webhooks.outbox import emit_event
+from app.services.webhooks.signing import any_key, verify_header
 
 TOLERANCE_SECONDS = 5 * 60
 _STANDARD_TYPES = {
@@ -79,15 +79,6 @@ class ChangeResult:
     product_id: str | None = None
 
 
-def _standard_key(secret: str) -> bytes:
-    if secret.startswith("whsec_"):
-        try:
-            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-        except binascii.Error:
-            pass
-    return secret.encode()
-
-
 def _decode(body: bytes) -> Any:
     try:
         return json.loads(body, parse_float=Decimal)
@@ -114,21 +105,13 @@ def _verify_standard(
 ) -> InboundEvent:
     event_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
-    if not event_id or not timestamp.isdigit():
+    # Seconds since 1970 in ASCII digits; twelve of them reach past the year 5000.
+    seconds = natural_or_none(timestamp, max_digits=12)
+    if not event_id or seconds is None:
         raise WebhookRejected("webhook-id and a numeric webhook-timestamp are required")
-    if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+    if abs(now - seconds) > TOLERANCE_SECONDS:
         raise WebhookRejected("webhook-timestamp is more than 5 minutes off: stale or replayed")
-    signed = f"{event_id}.{timestamp}.".encode() + body
-    expected = hmac.new(_standard_key(secret), signed, hashlib.sha256).digest()
-    for candidate in headers["webhook-signature"].split():
-        version, _, signature = candidate.partition(",")
-        try:
-            given = base64.b64decode(signature, validate=True)
-        except binascii.Error:
-            continue
-        if version == "v1" and hmac.compare_digest(expected, given):
-            break
-    else:
+    if not verify_header(any_key(secret), headers["webhook-signature"], event_id, timestamp, body):
         raise WebhookRejected("no webhook-signature matches: check webhookSecret")
     payload = _decode(body)
     if not isinstance(payload, dict):
@@ -289,12 +272,9 @@ def _updated_at(product: dict[str, Any]) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return iso_instant(value).isoformat()
+    except ParseError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
 
 
 async def _find(

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import ACTIVE_RUN_STATUSES, SyncRun, utcnow
 from app.ids import new_id
 from app.metrics import SYNC_ROWS, SYNC_RUNS
+from app.parsing import natural_or_none
 from app.services.catalog.records import RowError
 from app.services.catalog.terms import FinalStatus, Mode, RunSource, RunTrigger
 from app.services.chat.vocabulary import forget_vocabulary
@@ -268,9 +269,9 @@ def is_abandoned(run: SyncRun, now: datetime, stale_after: timedelta) -> bool:
     silent = run.heartbeat_at is None or now - run.heartbeat_at > stale_after
     host, _, rest = (run.owner or "").partition(":")
     pid_text, _, token = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    pid = natural_or_none(pid_text, max_digits=10)
+    if host != socket.gethostname() or pid is None:
         return silent
-    pid = int(pid_text)
     if pid == os.getpid():
         return token != _PROCESS_TOKEN  # this pid in an earlier life (container restart)
     if silent and run.heartbeat_at is not None and now - run.heartbeat_at > 6 * stale_after:

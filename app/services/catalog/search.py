@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, column, func, or_, select, table, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Product
+from app.parsing import natural_or_none
 
 MAX_TERMS = 10
 _WORD = re.compile(r"[^\W_]+")
@@ -122,10 +123,10 @@ async def list_products(
 def _offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    number = cursor.removeprefix(_OFFSET)
-    if not cursor.startswith(_OFFSET) or not number.isdigit() or int(number) > 100_000:
+    offset = natural_or_none(cursor.removeprefix(_OFFSET), max_digits=6)
+    if not cursor.startswith(_OFFSET) or offset is None or offset > 100_000:
         raise BadCursor("this cursor belongs to another query")
-    return int(number)
+    return offset
 
 
 async def get_product(session: AsyncSession, merchant_id: str, product_id: str) -> Product | None:

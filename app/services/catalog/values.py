@@ -9,6 +9,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.parsing import ascii_digits
+
 AVAILABILITY = ("in_stock", "out_of_stock", "preorder", "backorder")
 _AVAILABILITY_WORDS = {
     **dict.fromkeys(("instock", "available", "yes", "true", "1", "y"), "in_stock"),
@@ -26,7 +28,7 @@ _SEPARATORS = re.compile(r"[\s_\-.]+")
 _SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY"}
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PRICE_TEXT = re.compile(
-    r"^\s*([A-Za-z]{3})?\s*([^\dA-Za-z\s.,+-]*)\s*([-+]?[\d.,\s']+)\s*([A-Za-z]{3})?\s*$"
+    r"^\s*([A-Za-z]{3})?\s*([^0-9A-Za-z\s.,+-]*)\s*([-+]?[0-9.,\s']+)\s*([A-Za-z]{3})?\s*$"
 )
 # Minor units of currencies that do not use two decimals (ISO 4217); everything else uses 2.
 MINOR_UNITS = {
@@ -38,7 +40,10 @@ MAX_PRICE = Decimal("99999999999999")  # NUMERIC(18, 4): 14 integer digits
 PRICE_DECIMALS = 4
 
 _URL = re.compile(r"https?://[^/?#\s]+", re.I)  # a scheme we fetch and a host
-_PLAIN_PRICE = re.compile(r"\d{1,14}(?:\.\d{1,4})?")
+_PLAIN_PRICE = re.compile(r"[0-9]{1,14}(?:\.[0-9]{1,4})?")
+# ASCII digits, an optional exponent ("1e3", as spreadsheets write): never Unicode digits.
+_QUANTITY = re.compile(r"[-+]?[0-9]{1,30}(?:\.[0-9]{0,30})?(?:[eE][-+]?[0-9]{1,3})?")
+MAX_QUANTITY = 10**15
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_TAG = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|section)\b[^>]*>", re.I)
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
@@ -90,7 +95,7 @@ def _decimal(number: str, original: str) -> Decimal:
         # "19,99" is a decimal comma; "1,299" (exactly three digits after) groups thousands.
         head, _, tail = digits.rpartition(",")
         head = head.replace(",", "")
-        grouping = len(tail) == 3 and head.isdigit() and head.lstrip("0") != ""
+        grouping = len(tail) == 3 and ascii_digits(head) and head.lstrip("0") != ""
         digits = digits.replace(",", "") if grouping else digits.replace(",", ".")
     elif digits.count(".") > 1:
         digits = digits.replace(".", "")  # "1.299.000" groups thousands
@@ -141,14 +146,17 @@ def parse_quantity(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a whole number")
     if isinstance(value, int):
-        return value
-    text = str(value).strip().replace(",", "")
-    try:
+        number = Decimal(value)
+    else:
+        text = str(value).strip().replace(",", "")
+        if not _QUANTITY.fullmatch(text):
+            raise ValueError(f"'{value}' is not a whole number")
         number = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"'{value}' is not a whole number") from None
     if not number.is_finite() or number != number.to_integral_value():
         raise ValueError(f"'{value}' is not a whole number")
+    # Checked before int(): "1e999999999" is a whole number too big to build.
+    if abs(number) > MAX_QUANTITY:
+        raise ValueError(f"a quantity cannot exceed {MAX_QUANTITY}")
     return int(number)
 
 

@@ -9,12 +9,15 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from app.services.catalog.values import MAX_PRICE
 from app.services.chat import text
 from app.services.chat.vocabulary import Vocabulary
 
 _CURRENCY_WORDS = r"usd|eur|gbp|dollars?|euros?|pounds?|bucks"
 _SYMBOL = r"[$€£¥]"
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?"
+# ASCII digits only ([0-9], not \d, which matches any script's digits). The grouped form is
+# unbounded ("1,000,000,000,..."): `_number` drops an amount no catalog price can reach.
+_NUMBER = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]{1,7}(?:[.,][0-9]{1,2})?"
 # A number followed by a unit is a size or a weight, not a price ("under 2 kg").
 _NOT_UNIT = (
     r"(?!\s*(?:kg|g|lbs?|oz|cm|mm|m|km|in|inch|inches|ft|l|ml|w|watts?|mah|gb|tb|mb|hours?|"
@@ -25,7 +28,7 @@ _NOT_UNIT = (
 def _amount(n: int) -> str:
     return (
         # (?!...) after the number: never a piece of a longer number ("1" of "15").
-        rf"(?P<sym{n}>{_SYMBOL})?\s*(?P<num{n}>{_NUMBER})(?!\d|[.,]\d)"
+        rf"(?P<sym{n}>{_SYMBOL})?\s*(?P<num{n}>{_NUMBER})(?![0-9]|[.,][0-9])"
         rf"(?:\s*(?P<cur{n}>{_SYMBOL}|(?:{_CURRENCY_WORDS})\b))?{_NOT_UNIT}"
     )
 
@@ -58,6 +61,8 @@ _GREETING_WORDS = text.word_set(
 )
 # Within ±20% of "around $50".
 _AROUND_SPREAD = Decimal("0.2")
+# MAX_PRICE's 14 digits, a decimal point and two decimals.
+_MAX_AMOUNT_CHARACTERS = 17
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +83,20 @@ class Hints:
 
 
 def _number(raw: str) -> Decimal | None:
+    """The amount, or None when it is not one or exceeds any price: the shopper's words stay
+    a question, never a filter the database cannot hold."""
     cleaned = raw.replace(" ", "")
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?", cleaned):
+    if re.fullmatch(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?", cleaned):
         cleaned = cleaned.replace(",", "")
     else:
         cleaned = cleaned.replace(",", ".")
+    if len(cleaned) > _MAX_AMOUNT_CHARACTERS:
+        return None
     try:
-        return Decimal(cleaned)
+        amount = Decimal(cleaned)
     except InvalidOperation:
         return None
+    return amount if amount <= MAX_PRICE else None
 
 
 _SYMBOLS = {

@@ -27,6 +27,7 @@ import httpx
 from app.db.models import utcnow
 from app.metrics import WEBHOOK_DELIVERIES
 from app.platform import Platform
+from app.services.netguard import GuardedTransport
 from app.services.webhooks.queue import Result, claim_due, record_results
 from app.services.webhooks.sender import USER_AGENT, Delivery, Outcome, send
 
@@ -138,14 +139,18 @@ class Dispatcher:
         return origin
 
     def _client(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(
+            max_connections=POOL_CONNECTIONS,
+            max_keepalive_connections=POOL_CONNECTIONS,
+            # Under the 5 s idle timeout of common servers (Node, uvicorn), so we drop an
+            # idle connection before the receiver closes it under us.
+            keepalive_expiry=4.0,
+        )
         return httpx.AsyncClient(
             timeout=self.settings.webhook_timeout_seconds,
-            limits=httpx.Limits(
-                max_connections=POOL_CONNECTIONS,
-                max_keepalive_connections=POOL_CONNECTIONS,
-                # Under the 5 s idle timeout of common servers (Node, uvicorn), so we drop an
-                # idle connection before the receiver closes it under us.
-                keepalive_expiry=4.0,
+            # Every connection goes to an address the SSRF guard has just checked.
+            transport=GuardedTransport(
+                allow_private=self.settings.allow_private_network_targets, limits=limits
             ),
             headers={"user-agent": USER_AGENT},
             # Straight to the merchant: no proxy from the environment.

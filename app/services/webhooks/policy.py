@@ -1,8 +1,11 @@
 """When to try again (DESIGN §10): the retry schedule with jitter, and `Retry-After`."""
 
+import math
 import random
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+
+from app.parsing import ascii_digits
 
 JITTER = 0.2  # ±20%, so endpoints that failed together do not all come back together
 RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -33,11 +36,12 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if ascii_digits(value):
+        # Any number of digits is a valid delay; past 18 it is beyond every cap anyway.
+        return float(value) if len(value) <= 18 else math.inf
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
