@@ -21,9 +21,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.http.auth import presented_key
+from app.http.body import read_all_capped
 from app.http.envelope import error_response, ok
 from app.http.errors import ApiError, ErrorCode
-from app.parsing import natural_or_none
 from app.platform import Platform
 from app.services.keys import Principal
 
@@ -252,15 +252,7 @@ async def _read_json(request: Request, limit: int) -> Any:
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"Expected 'Content-Type: application/json', got '{mime or 'none'}'.",
         )
-    # A malformed length is ignored: the byte count below enforces the limit anyway.
-    declared = natural_or_none(request.headers.get("content-length"))
-    if declared is not None and declared > limit:
-        raise _too_large(limit)
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise _too_large(limit)
+    raw = await read_all_capped(request, limit)
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
@@ -298,10 +290,6 @@ def _storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"The body exceeds the {limit}-byte limit.")
 
 
 def _validate(model: type[BaseModel] | None, data: Any, where: str) -> Any:

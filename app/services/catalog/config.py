@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,6 +122,20 @@ def import_options(
         filename=filename,
         max_bytes=max_bytes,
     )
+
+
+def kept_auth_header(current: SyncConfig, new_url: str) -> str | None:
+    """The stored feed credential's header name when the feed URL changes without a new
+    credential: kept only for the origin it was given for, so a key that may change the URL
+    cannot have the credential sent somewhere else."""
+    if current.source_url and _origin(current.source_url) == _origin(new_url):
+        return current.auth_header_name
+    return None
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.hostname, parts.port
 
 
 def mask(secret: str | None) -> str | None:

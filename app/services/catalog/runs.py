@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import undefer
 
 from app.db.models import ACTIVE_RUN_STATUSES, SyncRun, utcnow
 from app.ids import new_id
@@ -121,6 +122,39 @@ async def start_run(
                 continue
             raise RunConflict(active) from None
     raise RuntimeError("could not start a run")  # pragma: no cover - two races in a row
+
+
+async def last_finished(
+    session: AsyncSession, merchant_id: str, *, successful: bool = False
+) -> SyncRun | None:
+    """The merchant's latest finished run (`successful`: that succeeded or found no change)."""
+    query = select(SyncRun).where(
+        SyncRun.merchant_id == merchant_id, SyncRun.status.not_in(ACTIVE_RUN_STATUSES)
+    )
+    if successful:
+        query = query.where(SyncRun.status.in_(("succeeded", "unchanged")))
+    return await session.scalar(query.order_by(SyncRun.id.desc()).limit(1))
+
+
+async def list_runs(
+    session: AsyncSession, merchant_id: str, *, status: str | None, before: str | None, limit: int
+) -> list[SyncRun]:
+    """Newest first; `before` is the last id of the previous page."""
+    query = select(SyncRun).where(SyncRun.merchant_id == merchant_id)
+    if status:
+        query = query.where(SyncRun.status == status)
+    if before:
+        query = query.where(SyncRun.id < before)
+    return list(await session.scalars(query.order_by(SyncRun.id.desc()).limit(limit)))
+
+
+async def get_run(
+    session: AsyncSession, merchant_id: str, run_id: str, *, with_errors: bool
+) -> SyncRun | None:
+    query = select(SyncRun).where(SyncRun.merchant_id == merchant_id, SyncRun.id == run_id)
+    if with_errors:
+        query = query.options(undefer(SyncRun.errors))
+    return await session.scalar(query)
 
 
 async def active_run(session: AsyncSession, merchant_id: str) -> SyncRun | None:
