@@ -11,6 +11,7 @@ ENV PATH=/opt/ragassist/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
+COPY contracts ./contracts
 RUN pip install .
 
 FROM python:3.11-slim

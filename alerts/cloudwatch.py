@@ -3,7 +3,7 @@
 An SLO rule becomes one alarm per window, which notify nobody, and a composite alarm that is in
 ALARM when both are (`composite_specs`): one alarm's metrics must share one period.
 
-App metrics are looked up in `app.cloudwatch.PUBLISHED_METRICS`, the table the app's publisher
+App metrics are looked up in `contracts.metrics.PUBLISHED_METRICS`, the table the app's publisher
 sends from, so an alarm can only query a metric name and dimensions the app really publishes.
 Every value is guarded in metric math: below the rule's minimum volume (which is at least one
 event for ratios, so never a division by zero) the window scores 0, i.e. healthy.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts.rules import Count, Quantile, Ratio, Rule, RuleError, RuleSet, duration
-from app.cloudwatch import published_metric
+from contracts.metrics import published_metric
 
 __all__ = ["AlarmSpec", "CompositeSpec", "alarm_specs", "composite_specs", "dashboard_metric"]
 

@@ -243,7 +243,7 @@ class _Fields:
     def choice(self, key: str, enum: type[_E]) -> _E:
         value = self.raw.get(key)
         try:
-            return enum(value)
+            return enum(str(value) if value is not None else "")
         except ValueError:
             choices = " | ".join(member.value for member in enum)
             raise self.fail(key, f"expected one of {choices}") from None

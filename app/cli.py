@@ -130,7 +130,7 @@ def _migrate(settings: Settings) -> int:
     from app.logs import configure_logging
 
     configure_logging(settings.log_level)
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, password_secret_arn=settings.database_secret_arn)
     print(f"database at revision {', '.join(sorted(head_revisions()))}", file=sys.stderr)
     return 0
 
@@ -147,7 +147,9 @@ async def _create_merchant(
     if not name.strip():
         print("ragassist: --name must not be empty", file=sys.stderr)
         return 2
-    engine = create_engine(settings.database_url, pool_size=1)
+    engine = create_engine(
+        settings.database_url, pool_size=1, password_secret_arn=settings.database_secret_arn
+    )
     try:
         if await current_revisions(engine) != head_revisions():
             print(

@@ -1,9 +1,9 @@
 """Publish the app's counters to CloudWatch in batches (DESIGN §12).
 
 Prometheus counters are cumulative while CloudWatch sums whatever arrives in a period, so each
-flush sends the increase since the last flush that AWS accepted. `PUBLISHED_METRICS` is the
-contract with the alarms: `alerts/` builds every CloudWatch alarm query from it, so what the app
-sends and what the alarms read come from one table.
+flush sends the increase since the last flush that AWS accepted. What is sent, under which name
+and dimensions, is `contracts.metrics.PUBLISHED_METRICS`: `alerts/` builds every CloudWatch alarm
+query from the same table, so what the app sends and what the alarms read cannot drift apart.
 
 Start it in the lifespan and stop it on shutdown:
 
@@ -20,7 +20,6 @@ import asyncio
 import logging
 import math
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,70 +27,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from app.metrics import REGISTRY
+from contracts.metrics import PUBLISHED_BY_SERIES
 
-__all__ = [
-    "BATCH_SIZE",
-    "ENVIRONMENT_DIMENSION",
-    "PUBLISHED_METRICS",
-    "CloudWatchPublisher",
-    "PublishedMetric",
-    "published_metric",
-]
+__all__ = ["BATCH_SIZE", "CloudWatchPublisher"]
 
 log = logging.getLogger(__name__)
 
-ENVIRONMENT_DIMENSION = "Environment"
 # PutMetricData's historical per-call limit; every region (and moto) still accepts it.
 BATCH_SIZE = 20
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedMetric:
-    """One Prometheus series family as CloudWatch sees it.
-
-    Every metric is sent once as the total over all labels (dimension `Environment` only) and,
-    for each label in `breakdown`, once per label value: CloudWatch cannot sum across dimensions,
-    so the alarms need both the part (`Status=failed`) and the whole.
-    """
-
-    series: str
-    name: str
-    breakdown: tuple[str, ...] = ()
-    unit: str = "Count"
-
-    def dimensions(
-        self, environment: str, labels: Mapping[str, str] | None = None
-    ) -> list[dict[str, str]]:
-        dims = [{"Name": ENVIRONMENT_DIMENSION, "Value": environment}]
-        for label, value in sorted((labels or {}).items()):
-            if label not in self.breakdown:
-                raise ValueError(f"{self.series} is not published by {label!r}")
-            dims.append({"Name": label.capitalize(), "Value": value})
-        return dims
-
-
-# Labels become dimensions only where an alarm splits by them; each one multiplies the number of
-# custom metrics AWS bills for.
-PUBLISHED_METRICS: tuple[PublishedMetric, ...] = (
-    PublishedMetric("http_requests_total", "HttpRequests"),
-    PublishedMetric("cors_rejections_total", "CorsRejections"),
-    PublishedMetric("ratelimit_backend_errors_total", "RateLimitBackendErrors"),
-    PublishedMetric("sync_runs_total", "SyncRuns", ("status",)),
-    PublishedMetric("sync_rows_total", "SyncRows"),
-    PublishedMetric("widget_loads_total", "WidgetLoads", ("status",)),
-    PublishedMetric("webhook_deliveries_total", "WebhookDeliveries", ("status",)),
-    PublishedMetric("deprecated_calls_total", "DeprecatedCalls"),
-    PublishedMetric("widget_load_seconds", "WidgetLoadTime", unit="Seconds"),
-    PublishedMetric("http_request_duration_seconds", "ApiLatency", unit="Seconds"),
-)
-_BY_SERIES = {metric.series: metric for metric in PUBLISHED_METRICS}
-
-
-def published_metric(series: str) -> PublishedMetric:
-    try:
-        return _BY_SERIES[series]
-    except KeyError:
-        raise KeyError(f"{series} is not published to CloudWatch (see PUBLISHED_METRICS)") from None
 
 
 # A cumulative value's identity: metric name, dimensions, and the bucket bound for histograms.
@@ -189,12 +132,12 @@ class CloudWatchPublisher:
         for family in self._registry.collect():
             if family.type == "counter":
                 data.extend(self._counter_data(family, now))
-            elif family.type == "histogram" and family.name in _BY_SERIES:
+            elif family.type == "histogram" and family.name in PUBLISHED_BY_SERIES:
                 data.extend(self._histogram_data(family, now))
         return data
 
     def _counter_data(self, family: Any, now: datetime) -> list[_Datum]:
-        metric = _BY_SERIES.get(f"{family.name}_total")
+        metric = PUBLISHED_BY_SERIES.get(f"{family.name}_total")
         if metric is None:
             return []
         groups: dict[tuple[tuple[str, str], ...], float] = {(): 0.0}
@@ -231,7 +174,7 @@ class CloudWatchPublisher:
         finite bound, as Prometheus' histogram_quantile does), so "p95 > 2 s" holds exactly when
         more than 5% of the loads were slower than the 2 s bucket bound.
         """
-        metric = _BY_SERIES[family.name]
+        metric = PUBLISHED_BY_SERIES[family.name]
         dims = metric.dimensions(self.environment)
         cumulative: dict[float, float] = {}
         for sample in family.samples:

@@ -48,7 +48,8 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
             f"use {(exc.headers or {}).get('Allow', 'another method')}."
         ),
     }.get(code, str(exc.detail))
-    return error_response(ApiError(code, message, status=exc.status_code, headers=exc.headers))
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(ApiError(code, message, status=exc.status_code, headers=headers))
 
 
 def create_app(

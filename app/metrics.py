@@ -28,7 +28,10 @@ class HttpTraffic(Collector):
 
     REQUESTS = "http_requests_total"
     DURATION = "http_request_duration_seconds"
-    LABELS = {REQUESTS: ("method", "route", "status"), DURATION: ("method", "route")}
+    LABELS: dict[str, tuple[str, ...]] = {
+        REQUESTS: ("method", "route", "status"),
+        DURATION: ("method", "route"),
+    }
 
     def __init__(self, buckets: tuple[float, ...]) -> None:
         self.buckets = buckets
@@ -60,10 +63,10 @@ class HttpTraffic(Collector):
             labels=self.LABELS[self.DURATION],
         )
         bounds = [str(bound) for bound in self.buckets] + ["+Inf"]
-        for labels, counts in self._durations.copy().items():
+        for route_labels, counts in self._durations.copy().items():
             *per_bucket, total = list(counts)
             durations.add_metric(
-                labels, list(zip(bounds, accumulate(per_bucket), strict=True)), total
+                route_labels, list(zip(bounds, accumulate(per_bucket), strict=True)), total
             )
         yield durations
 

@@ -13,10 +13,11 @@ from app.cache import TtlCache
 from app.cloudwatch import CloudWatchPublisher
 from app.db.engine import create_engine, session_factory
 from app.flags import FlagStore, source_from_setting
-from app.http.auth import KeyResolver
-from app.http.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from app.logs import LogFields
+from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from app.services.catalog.runs import recover_interrupted_runs
 from app.services.domains import get_domains
+from app.services.keys import KeyResolver
 from app.services.usage import FLUSH_SECONDS, UsageCounters
 from app.settings import Settings
 
@@ -45,12 +46,11 @@ class Platform:
 
     async def start(self) -> None:
         await self.flags.current()  # warm: the first request should not pay for the first read
-        self._engine = create_engine(self.settings.database_url)
+        self._engine = create_engine(
+            self.settings.database_url, password_secret_arn=self.settings.database_secret_arn
+        )
         self._sessions = session_factory(self._engine)
         self._keys = KeyResolver(self._sessions, ttl=self.settings.cache_ttl_seconds)
-        # Imported here: the catalog's jobs take a Platform, so a top-level import would cycle.
-        from app.services.catalog.runs import recover_interrupted_runs
-
         # Runs of a process that died changed nothing; say so before anyone starts a new one.
         await recover_interrupted_runs(
             self._sessions, stale_after=timedelta(seconds=self.settings.sync_run_stale_seconds)

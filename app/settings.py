@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     environment: str = Field("local", validation_alias="RAGASSIST_ENV")
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    # RDS's managed password, read per new connection (app/db/password.py); PostgreSQL only.
+    database_secret_arn: str | None = Field(None, validation_alias="DATABASE_SECRET_ARN")
     admin_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), validation_alias="ADMIN_ORIGINS"
     )
@@ -116,6 +118,18 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalize_database_url(value.strip())
+
+    @field_validator("database_secret_arn")
+    @classmethod
+    def _database_secret_arn(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        if not re.match(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.", value):
+            raise ValueError(
+                "expected a Secrets Manager ARN like "
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1234"
+            )
+        return value.strip()
 
     @field_validator("redis_url")
     @classmethod

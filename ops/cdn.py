@@ -23,7 +23,8 @@ from typing import Any
 from invoke import Collection, Context, Exit, task
 
 from ops import waits as waiting
-from ops.aws import ENV_HELP, OUTPUTS_HELP, ROOT, Target, aws_errors, stack_config, target
+from ops.aws import ENV_HELP, OUTPUTS_HELP, Target, aws_errors, stack_config, target
+from ops.infra import ROOT
 from ops.steps import console as make_console
 from ops.waits import Progress, WaitFailed, Waits
 

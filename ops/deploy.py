@@ -24,9 +24,10 @@ from rich.table import Table
 
 from ops import cdn, images
 from ops import waits as waiting
-from ops.aws import ENV_HELP, OUTPUTS_HELP, ROOT, Target, aws_errors, short_arn, target
+from ops.aws import ENV_HELP, OUTPUTS_HELP, Target, aws_errors, short_arn, target
 from ops.db import MigrationFailed, migrate
 from ops.ecs import EcsError, register_revision, service_task_definitions, update_services
+from ops.infra import ROOT
 from ops.lock import DeployLock, LockHeld, LockLost
 from ops.releases import Ledger, Release, actor, live, now
 from ops.smoke import SmokeCheck, SmokeFailed

@@ -15,7 +15,7 @@ from typing import Any
 
 from invoke import Collection, Context, Exit, task
 
-from ops.aws import ROOT
+from ops.infra import ROOT
 
 LOCAL_REPOSITORY = "ragassist"
 PLATFORM = "linux/amd64"

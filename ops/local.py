@@ -88,7 +88,7 @@ async def _ensure_demo_owner(sessions: Any, demo: DemoMerchant) -> DemoMerchant:
 
 async def _ensure_demo_keys(sessions: Any, saved: DemoMerchant | None) -> DemoMerchant:
     """The saved merchant if it and its keys still work, else a new one."""
-    from app.http.auth import KeyResolver
+    from app.services.keys import KeyResolver
     from app.services.merchants import create_merchant, get_merchant
 
     if saved is not None:
@@ -125,7 +125,7 @@ def up(c: Context, host: str = "127.0.0.1", port: int = 8000, shop_port: int = 8
     from app.db.migrate import upgrade
     from app.logs import configure_logging
     from app.main import create_app
-    from ops.widget import demo_shop
+    from ops.demo_shop import demo_shop
 
     console = Console(stderr=True)
     settings = load_settings(
@@ -167,5 +167,9 @@ def up(c: Context, host: str = "127.0.0.1", port: int = 8000, shop_port: int = 8
     }
 )
 def test(c: Context, args: str = "") -> None:
-    """Run the whole test suite (pytest); uses DATABASE_URL/REDIS_URL when set, as CI does."""
+    """Run ruff, mypy --strict, then the whole test suite; uses DATABASE_URL/REDIS_URL when set,
+    as CI does."""
+    # The cheap checks first: a type error fails in seconds, not after the suite.
+    c.run(f"{sys.executable} -m ruff check .", pty=sys.stdout.isatty())
+    c.run(f"{sys.executable} -m mypy", pty=sys.stdout.isatty())  # files and strictness: pyproject
     c.run(f"{sys.executable} -m pytest {args}", pty=sys.stdout.isatty())

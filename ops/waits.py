@@ -49,7 +49,9 @@ class Waits:
                 raise WaitFailed(f"not stable after {self.stable_timeout / 60:.0f} min: {waiting}")
             self.sleep(self.interval)
 
-    def task_stopped(self, ecs: Any, cluster: str, task_arn: str, progress: Progress) -> dict:
+    def task_stopped(
+        self, ecs: Any, cluster: str, task_arn: str, progress: Progress
+    ) -> dict[str, Any]:
         """Until the task has stopped; returns its description."""
         deadline = self.clock() + self.task_timeout
         while True:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from stacks.config import PROJECT, ApiSettings, WorkerSettings
+from stacks.load_balancer import LoadBalancer, LoadBalancerArgs
 from stacks.network import APP_PORT
+from stacks.task_policies import ASSUME_ECS_TASKS, execution_policy, task_policy
 
 # The tag deploys never push, so the first revision is obviously a placeholder until
 # `invoke deploy` registers a real one (runbooks/deploy.md, first deploy).
@@ -24,18 +26,6 @@ INITIAL_FLAGS = {
     "cors_mode": "enforce",
     "legacy_sessions_endpoint": True,
 }
-_ASSUME_ECS_TASKS = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +51,11 @@ class ApiServiceArgs:
     redis_url_secret_arn: pulumi.Input[str]
 
 
+class _TaskRoles(TypedDict):
+    execution_role_arn: pulumi.Output[str]
+    task_role_arn: pulumi.Output[str]
+
+
 class ApiService(pulumi.ComponentResource):
     repository: aws.ecr.Repository
     cluster: aws.ecs.Cluster
@@ -79,22 +74,70 @@ class ApiService(pulumi.ComponentResource):
         super().__init__("ragassist:stacks:ApiService", name, {}, opts)
         self._child = pulumi.ResourceOptions(parent=self)
         self._name = name
-        child = self._child
-        prefix = args.prefix
         # SSM and log paths read /ragassist/prod/...; physical names use the dashed prefix.
         path = f"/{PROJECT}/{args.environment}"
 
+        self._images(args.prefix)
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=args.prefix,
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            opts=self._child,
+        )
+        logs = {
+            role: aws.cloudwatch.LogGroup(
+                f"{name}-{role}-logs",
+                name=f"{path}/{role}",
+                retention_in_days=args.log_retention_days,
+                opts=self._child,
+            )
+            for role in ("api", "worker")
+        }
+        self._parameters(path)
+        roles = self._roles(args, logs)
+        entry = LoadBalancer(
+            name,
+            LoadBalancerArgs(
+                vpc_id=args.vpc_id,
+                public_subnet_ids=args.public_subnet_ids,
+                security_group_id=args.alb_security_group_id,
+                certificate_arn=args.certificate_arn,
+                deletion_protection=args.api.load_balancer_deletion_protection,
+                moved_from=self,
+            ),
+            opts=self._child,
+        )
+        self.load_balancer = entry.load_balancer
+        self._services(args, logs, roles, entry)
+        self._autoscaling(args)
+
+        self.log_group_names = {role: group.name for role, group in logs.items()}
+        self.register_outputs(
+            {
+                "repositoryUrl": self.repository.repository_url,
+                "clusterName": self.cluster.name,
+                "apiServiceName": self.api_service.name,
+                "workerServiceName": self.worker_service.name,
+                "apiTaskFamily": self.api_task_family,
+                "workerTaskFamily": self.worker_task_family,
+                "albDnsName": self.load_balancer.dns_name,
+                "flagsParameter": self.flags_parameter.name,
+                "releaseLedgerParameter": self.release_ledger_parameter.name,
+            }
+        )
+
+    def _images(self, prefix: str) -> None:
         self.repository = aws.ecr.Repository(
-            f"{name}-images",
+            f"{self._name}-images",
             name=prefix,
             # Deploys refer to images by digest; a tag must never silently change meaning.
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "AES256"}],
-            opts=child,
+            opts=self._child,
         )
         aws.ecr.LifecyclePolicy(
-            f"{name}-images",
+            f"{self._name}-images",
             repository=self.repository.name,
             policy=json.dumps(
                 {
@@ -112,29 +155,15 @@ class ApiService(pulumi.ComponentResource):
                     ]
                 }
             ),
-            opts=child,
+            opts=self._child,
         )
-        self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            name=prefix,
-            settings=[{"name": "containerInsights", "value": "enabled"}],
-            opts=child,
-        )
-        logs = {
-            role: aws.cloudwatch.LogGroup(
-                f"{name}-{role}-logs",
-                name=f"{path}/{role}",
-                retention_in_days=args.log_retention_days,
-                opts=child,
-            )
-            for role in ("api", "worker")
-        }
 
+    def _parameters(self, path: str) -> None:
         # Flags and the release ledger belong to `invoke flags.set` and `invoke deploy`; Pulumi
         # only creates them, so it must never reset what operators wrote.
         param_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["value"])
         self.flags_parameter = aws.ssm.Parameter(
-            f"{name}-flags",
+            f"{self._name}-flags",
             name=f"{path}/flags",
             type="String",
             value=json.dumps(INITIAL_FLAGS),
@@ -142,7 +171,7 @@ class ApiService(pulumi.ComponentResource):
             opts=param_opts,
         )
         self.release_ledger_parameter = aws.ssm.Parameter(
-            f"{name}-releases",
+            f"{self._name}-releases",
             name=f"{path}/releases",
             type="String",
             value="[]",
@@ -150,73 +179,32 @@ class ApiService(pulumi.ComponentResource):
             opts=param_opts,
         )
 
-        secrets = [args.database_secret_arn, args.redis_url_secret_arn]
+    def _roles(self, args: ApiServiceArgs, logs: dict[str, aws.cloudwatch.LogGroup]) -> _TaskRoles:
+        """The execution role (ECS starting a task) and the task role (the app itself)."""
+        # ECS injects REDIS_URL at start; the app reads the database password itself, per
+        # connection, because RDS rotates it under running tasks (app/db/password.py).
         execution_role = self._role(
             "execution",
             pulumi.Output.all(
-                self.repository.arn, logs["api"].arn, logs["worker"].arn, *secrets
-            ).apply(lambda arns: _execution_policy(arns[0], arns[1:3], arns[3:])),
+                self.repository.arn, logs["api"].arn, logs["worker"].arn, args.redis_url_secret_arn
+            ).apply(lambda arns: execution_policy(arns[0], arns[1:3], arns[3:])),
         )
         task_role = self._role(
             "task",
-            pulumi.Output.all(self.flags_parameter.arn, *secrets).apply(
-                lambda arns: _task_policy(args.metrics_namespace, arns[0], arns[1:])
+            pulumi.Output.all(self.flags_parameter.arn, args.database_secret_arn).apply(
+                lambda arns: task_policy(args.metrics_namespace, arns[0], arns[1])
             ),
         )
+        return {"execution_role_arn": execution_role.arn, "task_role_arn": task_role.arn}
 
-        self.load_balancer = aws.lb.LoadBalancer(
-            f"{name}-alb",
-            load_balancer_type="application",
-            internal=False,
-            subnets=args.public_subnet_ids,
-            security_groups=[args.alb_security_group_id],
-            drop_invalid_header_fields=True,
-            enable_deletion_protection=args.api.load_balancer_deletion_protection,
-            # Chat replies stream (SSE) for longer than the 60 s default.
-            idle_timeout=120,
-            opts=child,
-        )
-        target_group = aws.lb.TargetGroup(
-            f"{name}-api",
-            target_type="ip",
-            port=APP_PORT,
-            protocol="HTTP",
-            vpc_id=args.vpc_id,
-            deregistration_delay=30,
-            health_check={
-                "path": "/healthz",
-                "matcher": "200",
-                "interval": 15,
-                "timeout": 5,
-                "healthy_threshold": 2,
-                "unhealthy_threshold": 3,
-            },
-            opts=child,
-        )
-        aws.lb.Listener(
-            f"{name}-http",
-            load_balancer_arn=self.load_balancer.arn,
-            port=80,
-            protocol="HTTP",
-            default_actions=[
-                {
-                    "type": "redirect",
-                    "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
-                }
-            ],
-            opts=child,
-        )
-        https = aws.lb.Listener(
-            f"{name}-https",
-            load_balancer_arn=self.load_balancer.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
-            certificate_arn=args.certificate_arn,
-            default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
-            opts=child,
-        )
-
+    def _services(
+        self,
+        args: ApiServiceArgs,
+        logs: dict[str, aws.cloudwatch.LogGroup],
+        roles: _TaskRoles,
+        entry: LoadBalancer,
+    ) -> None:
+        """One task definition and one Fargate service each for the API and the worker."""
         public_url = f"https://{args.api_domain}"
         environment = {
             "RAGASSIST_ENV": args.environment,
@@ -227,15 +215,11 @@ class ApiService(pulumi.ComponentResource):
             "WIDGET_BASE_URL": args.widget_base_url,
             "FLAGS_SOURCE": self.flags_parameter.name.apply(lambda n: f"ssm:{n}"),
             "CLOUDWATCH_NAMESPACE": args.metrics_namespace,
+            "DATABASE_SECRET_ARN": args.database_secret_arn,
         }
-        container_secrets = {
-            # RDS keeps {"username", "password"} JSON; ECS extracts one key.
-            "PGPASSWORD": pulumi.Output.concat(args.database_secret_arn, ":password::"),
-            "REDIS_URL": args.redis_url_secret_arn,
-        }
-        self.api_task_family = f"{prefix}-api"
-        self.worker_task_family = f"{prefix}-worker"
-        roles = {"execution_role_arn": execution_role.arn, "task_role_arn": task_role.arn}
+        container_secrets = {"REDIS_URL": args.redis_url_secret_arn}
+        self.api_task_family = f"{args.prefix}-api"
+        self.worker_task_family = f"{args.prefix}-worker"
         api_task = self._task_definition(
             "api",
             self.api_task_family,
@@ -278,7 +262,7 @@ class ApiService(pulumi.ComponentResource):
             ),
         )
 
-        network = {
+        network: aws.ecs.ServiceNetworkConfigurationArgsDict = {
             "subnets": args.private_subnet_ids,
             "security_groups": [args.service_security_group_id],
             "assign_public_ip": False,
@@ -290,7 +274,7 @@ class ApiService(pulumi.ComponentResource):
             network,
             load_balancers=[
                 {
-                    "target_group_arn": target_group.arn,
+                    "target_group_arn": entry.target_group.arn,
                     "container_name": "api",
                     "container_port": APP_PORT,
                 }
@@ -298,14 +282,16 @@ class ApiService(pulumi.ComponentResource):
             health_check_grace_period_seconds=60,
             # Autoscaling owns the API's count once it exists.
             ignore=["task_definition", "desired_count"],
-            depends_on=[https],
+            depends_on=[entry.https_listener],
         )
         self.worker_service = self._service(
             "worker", worker_task, args.worker.tasks, network, ignore=["task_definition"]
         )
 
+    def _autoscaling(self, args: ApiServiceArgs) -> None:
+        """The API follows its CPU between the configured task counts; the worker does not."""
         scaling = aws.appautoscaling.Target(
-            f"{name}-api-scaling",
+            f"{self._name}-api-scaling",
             service_namespace="ecs",
             scalable_dimension="ecs:service:DesiredCount",
             resource_id=pulumi.Output.concat(
@@ -313,10 +299,10 @@ class ApiService(pulumi.ComponentResource):
             ),
             min_capacity=args.api.min_tasks,
             max_capacity=args.api.max_tasks,
-            opts=child,
+            opts=self._child,
         )
         aws.appautoscaling.Policy(
-            f"{name}-api-cpu",
+            f"{self._name}-api-cpu",
             policy_type="TargetTrackingScaling",
             service_namespace=scaling.service_namespace,
             scalable_dimension=scaling.scalable_dimension,
@@ -329,28 +315,13 @@ class ApiService(pulumi.ComponentResource):
                 "scale_in_cooldown": 300,
                 "scale_out_cooldown": 60,
             },
-            opts=child,
-        )
-
-        self.log_group_names = {role: group.name for role, group in logs.items()}
-        self.register_outputs(
-            {
-                "repositoryUrl": self.repository.repository_url,
-                "clusterName": self.cluster.name,
-                "apiServiceName": self.api_service.name,
-                "workerServiceName": self.worker_service.name,
-                "apiTaskFamily": self.api_task_family,
-                "workerTaskFamily": self.worker_task_family,
-                "albDnsName": self.load_balancer.dns_name,
-                "flagsParameter": self.flags_parameter.name,
-                "releaseLedgerParameter": self.release_ledger_parameter.name,
-            }
+            opts=self._child,
         )
 
     def _role(self, purpose: str, policy: pulumi.Output[dict[str, Any]]) -> aws.iam.Role:
         role = aws.iam.Role(
             f"{self._name}-{purpose}-role",
-            assume_role_policy=_ASSUME_ECS_TASKS,
+            assume_role_policy=ASSUME_ECS_TASKS,
             opts=self._child,
         )
         aws.iam.RolePolicy(
@@ -412,7 +383,7 @@ class ApiService(pulumi.ComponentResource):
         family: str,
         cpu: int,
         memory: int,
-        roles: dict[str, pulumi.Output[str]],
+        roles: _TaskRoles,
         *,
         container: pulumi.Output[dict[str, Any]],
     ) -> aws.ecs.TaskDefinition:
@@ -434,11 +405,12 @@ class ApiService(pulumi.ComponentResource):
         role: str,
         task: aws.ecs.TaskDefinition,
         count: int,
-        network: dict[str, Any],
+        network: aws.ecs.ServiceNetworkConfigurationArgsDict,
         *,
         ignore: list[str],
         depends_on: list[pulumi.Resource] | None = None,
-        **extra: Any,
+        load_balancers: list[aws.ecs.ServiceLoadBalancerArgsDict] | None = None,
+        health_check_grace_period_seconds: int | None = None,
     ) -> aws.ecs.Service:
         return aws.ecs.Service(
             f"{self._name}-{role}",
@@ -456,58 +428,9 @@ class ApiService(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             wait_for_steady_state=False,
+            load_balancers=load_balancers,
+            health_check_grace_period_seconds=health_check_grace_period_seconds,
             opts=pulumi.ResourceOptions(
                 parent=self, ignore_changes=ignore, depends_on=depends_on or []
             ),
-            **extra,
         )
-
-
-def _execution_policy(
-    repository_arn: str, log_group_arns: list[str], secret_arns: list[str]
-) -> dict[str, Any]:
-    """What ECS needs to start a task: pull its image, write its logs, inject its secrets."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            # GetAuthorizationToken has no resource-level permissions.
-            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-            {
-                "Effect": "Allow",
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Resource": repository_arn,
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [f"{arn}:*" for arn in log_group_arns],
-            },
-            {
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": list(secret_arns),
-            },
-        ],
-    }
-
-
-def _task_policy(namespace: str, flags_arn: str, secret_arns: list[str]) -> dict[str, Any]:
-    """What the app itself may do: publish its metrics, read its flags and its secrets."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "cloudwatch:PutMetricData",
-                # PutMetricData has no resource ARNs; the namespace condition is the fence.
-                "Resource": "*",
-                "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
-            },
-            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": flags_arn},
-            {
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": list(secret_arns),
-            },
-        ],
-    }

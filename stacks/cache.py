@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from stacks.config import CacheSettings
+from stacks.network import client_only_security_group
 
 PORT = 6379
 
@@ -35,20 +36,12 @@ class Cache(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
 
-        security_group = aws.ec2.SecurityGroup(
+        security_group = client_only_security_group(
             f"{name}-sg",
             vpc_id=args.vpc_id,
-            description="Redis, reachable from the API and worker tasks only",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp",
-                    from_port=PORT,
-                    to_port=PORT,
-                    security_groups=[args.client_security_group_id],
-                    description="tasks to Redis",
-                )
-            ],
-            egress=[],
+            port=PORT,
+            clients=args.client_security_group_id,
+            service="Redis",
             opts=child,
         )
         subnets = aws.elasticache.SubnetGroup(
@@ -85,18 +78,15 @@ class Cache(pulumi.ComponentResource):
             recovery_window_in_days=7,
             opts=child,
         )
+        url: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.concat(
+                "rediss://:", token.result, "@", self.group.primary_endpoint_address, f":{PORT}/0"
+            )
+        )
         aws.secretsmanager.SecretVersion(
             f"{name}-url",
             secret_id=self.url_secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.concat(
-                    "rediss://:",
-                    token.result,
-                    "@",
-                    self.group.primary_endpoint_address,
-                    f":{PORT}/0",
-                )
-            ),
+            secret_string=url,
             opts=child,
         )
         self.register_outputs(

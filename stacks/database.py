@@ -1,7 +1,7 @@
 """RDS PostgreSQL: private, encrypted, TLS-only, with a master password RDS manages itself.
 
-RDS keeps the master password in Secrets Manager (`master_user_secret_arn`); the tasks receive it
-as PGPASSWORD, which asyncpg reads when DATABASE_URL carries no password.
+RDS keeps the master password in Secrets Manager (`master_user_secret_arn`) and rotates it; the
+tasks get the secret's ARN as DATABASE_SECRET_ARN and read the password on each new connection.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stacks.config import DatabaseSettings
+from stacks.network import client_only_security_group
 
 PORT = 5432
 DATABASE_NAME = "ragassist"
@@ -39,20 +40,12 @@ class Database(pulumi.ComponentResource):
         settings = args.settings
         major = settings.engine_version.split(".")[0]
 
-        group = aws.ec2.SecurityGroup(
+        group = client_only_security_group(
             f"{name}-sg",
             vpc_id=args.vpc_id,
-            description="PostgreSQL, reachable from the API and worker tasks only",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp",
-                    from_port=PORT,
-                    to_port=PORT,
-                    security_groups=[args.client_security_group_id],
-                    description="tasks to PostgreSQL",
-                )
-            ],
-            egress=[],
+            port=PORT,
+            clients=args.client_security_group_id,
+            service="PostgreSQL",
             opts=child,
         )
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=args.subnet_ids, opts=child)
@@ -92,7 +85,7 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         self.master_user_secret_arn = self.instance.master_user_secrets.apply(
-            lambda secrets: secrets[0].secret_arn if secrets else ""
+            lambda secrets: (secrets[0].secret_arn or "") if secrets else ""
         )
         self.url = pulumi.Output.concat(
             "postgresql://",

@@ -192,3 +192,31 @@ class Network(pulumi.ComponentResource):
                 "serviceSecurityGroupId": self.service_security_group.id,
             }
         )
+
+
+def client_only_security_group(
+    name: str,
+    *,
+    vpc_id: pulumi.Input[str],
+    port: int,
+    clients: pulumi.Input[str],
+    service: str,
+    opts: pulumi.ResourceOptions,
+) -> aws.ec2.SecurityGroup:
+    """A data store's group: `port` open to the `clients` security group only, no egress."""
+    return aws.ec2.SecurityGroup(
+        name,
+        vpc_id=vpc_id,
+        description=f"{service}, reachable from the API and worker tasks only",
+        ingress=[
+            aws.ec2.SecurityGroupIngressArgs(
+                protocol="tcp",
+                from_port=port,
+                to_port=port,
+                security_groups=[clients],
+                description=f"tasks to {service}",
+            )
+        ],
+        egress=[],
+        opts=opts,
+    )

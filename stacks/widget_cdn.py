@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -18,6 +19,17 @@ from stacks.config import WidgetSettings
 IMMUTABLE_PATTERNS = ("rag-assistant.*.js", "rag-assistant.*.js.map")
 _YEAR = 31_536_000
 _ORIGIN_ID = "widget-bucket"
+
+
+class _Behavior(TypedDict):
+    """What the default and the versioned-bundle cache behaviours share."""
+
+    target_origin_id: str
+    viewer_protocol_policy: str
+    allowed_methods: list[str]
+    cached_methods: list[str]
+    compress: bool
+    response_headers_policy_id: pulumi.Output[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,23 +103,28 @@ class WidgetCdn(pulumi.ComponentResource):
             comment="Widget files load from any merchant's shop; no credentials",
             cors_config=aws.cloudfront.ResponseHeadersPolicyCorsConfigArgs(
                 access_control_allow_credentials=False,
-                access_control_allow_headers={"items": ["*"]},
-                access_control_allow_methods={"items": ["GET", "HEAD", "OPTIONS"]},
-                access_control_allow_origins={"items": ["*"]},
+                access_control_allow_headers=aws.cloudfront.ResponseHeadersPolicyCorsConfigAccessControlAllowHeadersArgs(
+                    items=["*"]
+                ),
+                access_control_allow_methods=aws.cloudfront.ResponseHeadersPolicyCorsConfigAccessControlAllowMethodsArgs(
+                    items=["GET", "HEAD", "OPTIONS"]
+                ),
+                access_control_allow_origins=aws.cloudfront.ResponseHeadersPolicyCorsConfigAccessControlAllowOriginsArgs(
+                    items=["*"]
+                ),
                 access_control_max_age_sec=600,
                 origin_override=True,
             ),
             security_headers_config=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
-                strict_transport_security={
-                    "access_control_max_age_sec": 63_072_000,
-                    "include_subdomains": True,
-                    "override": True,
-                },
-                content_type_options={"override": True},
-                referrer_policy={
-                    "referrer_policy": "strict-origin-when-cross-origin",
-                    "override": True,
-                },
+                strict_transport_security=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
+                    access_control_max_age_sec=63_072_000, include_subdomains=True, override=True
+                ),
+                content_type_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigContentTypeOptionsArgs(
+                    override=True
+                ),
+                referrer_policy=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigReferrerPolicyArgs(
+                    referrer_policy="strict-origin-when-cross-origin", override=True
+                ),
             ),
             opts=child,
         )
@@ -119,7 +136,7 @@ class WidgetCdn(pulumi.ComponentResource):
             child,
         )
 
-        behavior = {
+        behavior: _Behavior = {
             "target_origin_id": _ORIGIN_ID,
             "viewer_protocol_policy": "redirect-to-https",
             "allowed_methods": ["GET", "HEAD", "OPTIONS"],
@@ -194,9 +211,15 @@ class WidgetCdn(pulumi.ComponentResource):
             max_ttl=max_ttl,
             # Widget files vary by nothing the viewer sends, so the cache key is the path alone.
             parameters_in_cache_key_and_forwarded_to_origin=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
-                cookies_config={"cookie_behavior": "none"},
-                headers_config={"header_behavior": "none"},
-                query_strings_config={"query_string_behavior": "none"},
+                cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
+                    cookie_behavior="none"
+                ),
+                headers_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs(
+                    header_behavior="none"
+                ),
+                query_strings_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs(
+                    query_string_behavior="none"
+                ),
                 enable_accept_encoding_brotli=True,
                 enable_accept_encoding_gzip=True,
             ),

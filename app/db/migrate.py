@@ -11,15 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, *, password_secret_arn: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = database_url
+    config.attributes["password_secret_arn"] = password_secret_arn
     return config
 
 
-def upgrade(database_url: str, revision: str = "heads") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(
+    database_url: str, revision: str = "heads", *, password_secret_arn: str | None = None
+) -> None:
+    command.upgrade(alembic_config(database_url, password_secret_arn=password_secret_arn), revision)
 
 
 def head_revisions() -> set[str]:

@@ -225,19 +225,20 @@ class SyncConfig(Base):
     merchant_id: Mapped[str] = mapped_column(
         ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
     )
-    source_type: Mapped[str] = mapped_column(String(16), default="upload")  # upload | url
+    # The config's defaults live in app/services/catalog/terms.py, not here: one home per fact.
+    source_type: Mapped[str] = mapped_column(String(16))  # upload | url
     source_url: Mapped[str | None] = mapped_column(String(2048), default=None)
     # Never returned by the API (only a masked form); sent only to the feed's own origin.
     auth_header_name: Mapped[str | None] = mapped_column(String(100), default=None)
     auth_header_value: Mapped[str | None] = mapped_column(String(4096), default=None)
     interval_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     next_run_at: Mapped[datetime | None] = mapped_column(default=None)
-    format: Mapped[str] = mapped_column(String(16), default="auto")
-    mode: Mapped[str] = mapped_column(String(16), default="incremental")
+    format: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
     field_mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    default_currency: Mapped[str] = mapped_column(String(3), default="USD")
-    error_threshold: Mapped[float] = mapped_column(default=0.1)
-    max_delete_ratio: Mapped[float] = mapped_column(default=0.5)
+    default_currency: Mapped[str] = mapped_column(String(3))
+    error_threshold: Mapped[float] = mapped_column()
+    max_delete_ratio: Mapped[float] = mapped_column()
     product_url_template: Mapped[str | None] = mapped_column(String(2048), default=None)
     # Shared with the merchant's platform to verify inbound webhooks; write-only in the API.
     webhook_secret: Mapped[str | None] = mapped_column(String(200), default=None)

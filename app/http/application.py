@@ -37,7 +37,7 @@ class RouteIndex:
                         scope.update(child_scope)
                         await candidate.app(scope, receive, send)
                         return
-            elif scope["method"] in route.methods and not scope.get("root_path"):
+            elif scope["method"] in (route.methods or ()) and not scope.get("root_path"):
                 # The exact path of a route without parameters: what matches() would say.
                 scope["route"], scope["endpoint"], scope["path_params"] = route, route.endpoint, {}
                 await route.app(scope, receive, send)

@@ -1,12 +1,20 @@
 """Base models shared by every route: camelCase on the wire, strict about unknown fields."""
 
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
-R = TypeVar("R")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_HasId)
 
 
 class ApiModel(BaseModel):
@@ -38,8 +46,8 @@ class Page(ApiModel, Generic[T]):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
 
 
-def split_page(rows: list[R], limit: int) -> tuple[list[R], str | None]:
+def split_page(rows: Sequence[R], limit: int) -> tuple[list[R], str | None]:
     """Rows fetched with `limit + 1`: the page, and the `nextCursor` (the last row's id) when
     the extra row proved there is more."""
-    page = rows[:limit]
-    return page, (page[-1].id if len(rows) > limit and page else None)  # type: ignore[attr-defined]
+    page = list(rows[:limit])
+    return page, (page[-1].id if len(rows) > limit and page else None)

@@ -4,10 +4,13 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from pydantic.json_schema import JsonSchemaMode, JsonSchemaValue, models_json_schema
 
 from app.http.errors import DESCRIPTIONS, STATUS, ErrorCode
 from app.http.routing import Audience, Endpoint
+
+# Each (model, mode) pair to its `$ref` in components.schemas.
+_Refs = dict[Any, JsonSchemaValue]
 
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 _REF = "#/components/schemas/{model}"
@@ -21,7 +24,9 @@ _RATE_LIMIT_HEADERS = {
 }
 
 
-def build_spec(endpoints: list[Endpoint], *, title: str, version: str, server: str) -> dict:
+def build_spec(
+    endpoints: list[Endpoint], *, title: str, version: str, server: str
+) -> dict[str, Any]:
     schemas, refs = _component_schemas(endpoints)
     schemas["ErrorEnvelope"] = _error_envelope()
     paths: dict[str, dict[str, Any]] = {}
@@ -65,7 +70,7 @@ def build_spec(endpoints: list[Endpoint], *, title: str, version: str, server: s
 
 def _component_schemas(
     endpoints: list[Endpoint],
-) -> tuple[dict[str, Any], dict[tuple[type[BaseModel], str], dict[str, str]]]:
+) -> tuple[dict[str, Any], _Refs]:
     wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
     for endpoint in endpoints:
         if endpoint.body is not None:
@@ -75,10 +80,10 @@ def _component_schemas(
     if not wanted:
         return {}, {}
     refs, top = models_json_schema(list(wanted), ref_template=_REF)
-    return dict(top.get("$defs", {})), refs  # type: ignore[return-value]
+    return dict(top.get("$defs", {})), refs
 
 
-def _operation(endpoint: Endpoint, refs: dict[Any, dict[str, str]]) -> dict[str, Any]:
+def _operation(endpoint: Endpoint, refs: _Refs) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
@@ -137,7 +142,7 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
     return parameters
 
 
-def _responses(endpoint: Endpoint, refs: dict[Any, dict[str, str]]) -> dict[str, Any]:
+def _responses(endpoint: Endpoint, refs: _Refs) -> dict[str, Any]:
     responses: dict[str, Any] = {str(endpoint.status): _success(endpoint, refs)}
     for code, status_code in _error_codes(endpoint):
         status = str(status_code)
@@ -185,7 +190,8 @@ def _error_codes(endpoint: Endpoint) -> list[tuple[ErrorCode, int]]:
     return list(dict.fromkeys(pairs))
 
 
-def _success(endpoint: Endpoint, refs: dict[Any, dict[str, str]]) -> dict[str, Any]:
+def _success(endpoint: Endpoint, refs: _Refs) -> dict[str, Any]:
+    content: dict[str, Any]
     if endpoint.media_type != "application/json":
         content = {endpoint.media_type: {"schema": {"type": "string"}}}
     else:

@@ -2,8 +2,9 @@
 
 An `Endpoint` declares everything about a route in one place: its permission, who may call it
 (audience), its request and response models, and the feature flag it sits behind. The wrapper
-enforces them in a fixed order — flag, key, rate limit, audience, merchant scope, permission,
-query, body — and the OpenAPI document is generated from the same declarations.
+(`_admit`) enforces them in a fixed order — key, rate limit, audience, merchant scope,
+permission, flag, query, body — so a caller without a valid key learns nothing about flags, and
+the OpenAPI document is generated from the same declarations.
 """
 
 import json
@@ -19,11 +20,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from app.http.auth import Principal, presented_key
+from app.http.auth import presented_key
+from app.http.body import read_all_capped
 from app.http.envelope import error_response, ok
 from app.http.errors import ApiError, ErrorCode
-from app.parsing import natural_or_none
 from app.platform import Platform
+from app.services.keys import Principal
 
 # Ids are a prefix and 26 characters; anything much longer in a path is not one.
 MAX_ID_LENGTH = 200
@@ -252,15 +254,7 @@ async def _read_json(request: Request, limit: int) -> Any:
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"Expected 'Content-Type: application/json', got '{mime or 'none'}'.",
         )
-    # A malformed length is ignored: the byte count below enforces the limit anyway.
-    declared = natural_or_none(request.headers.get("content-length"))
-    if declared is not None and declared > limit:
-        raise _too_large(limit)
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise _too_large(limit)
+    raw = await read_all_capped(request, limit)
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
@@ -298,10 +292,6 @@ def _storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"The body exceeds the {limit}-byte limit.")
 
 
 def _validate(model: type[BaseModel] | None, data: Any, where: str) -> Any:

@@ -14,11 +14,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from app.http.auth import Principal
 from app.http.errors import ApiError, ErrorCode
 from app.http.routing import Call, Endpoint
 from app.portal.web import PortalError, platform_of
 from app.services.accounts import SignedIn
+from app.services.keys import Principal
 
 __all__ = ["Invalid", "call_api", "endpoint"]
 

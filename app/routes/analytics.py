@@ -25,20 +25,18 @@ def _iso_8601(value: Any) -> Any:
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 # `from` is a Python keyword, so the query model is built from a mapping.
-SummaryQuery: type[BaseModel] = create_model(
-    "SummaryQuery",
-    **{
-        "from": (
-            IsoDateTime | None,
-            Field(
-                None,
-                description="Start (inclusive), ISO 8601, e.g. 2026-11-01T00:00:00Z; "
-                "default: `to` minus 7 days.",
-            ),
+_SUMMARY_FIELDS: dict[str, Any] = {
+    "from": (
+        IsoDateTime | None,
+        Field(
+            None,
+            description="Start (inclusive), ISO 8601, e.g. 2026-11-01T00:00:00Z; "
+            "default: `to` minus 7 days.",
         ),
-        "to": (IsoDateTime | None, Field(None, description="End (exclusive); default: now.")),
-    },
-)
+    ),
+    "to": (IsoDateTime | None, Field(None, description="End (exclusive); default: now.")),
+}
+SummaryQuery: type[BaseModel] = create_model("SummaryQuery", **_SUMMARY_FIELDS)
 
 
 class LoadTimes(ApiModel):

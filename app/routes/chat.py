@@ -71,7 +71,7 @@ class ChatMessageOut(ApiModel):
         return cls(
             id=message.id,
             session_id=message.session_id,
-            role=message.role,  # type: ignore[arg-type]
+            role=message.role,
             content=message.content,
             products=[ProductCard.model_validate(card) for card in message.products],
             provider=message.provider,

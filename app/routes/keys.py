@@ -120,7 +120,7 @@ async def create_key_handler(call: Call) -> CreatedKey:
             details=[{"permission": name} for name in beyond],
         )
     async with call.platform.sessions() as session:
-        minted = await keys.mint_key(
+        minted = await keys.create_key(
             session,
             merchant_id=call.merchant_id,
             kind=body.kind,
@@ -128,7 +128,6 @@ async def create_key_handler(call: Call) -> CreatedKey:
             permissions=body.permissions,
             expires_at=body.expires_at,
         )
-        await session.commit()
     return CreatedKey(**KeyOut.of(minted.record).model_dump(), secret=minted.plaintext)
 
 
@@ -138,7 +137,6 @@ async def revoke_key_handler(call: Call) -> KeyOut:
         if key is None:
             raise ApiError(ErrorCode.NOT_FOUND, "No such API key.")
         await keys.revoke_key(session, key)
-        await session.commit()
     call.platform.keys.forget(key.key_hash)
     return KeyOut.of(key)
 

@@ -43,8 +43,7 @@ async def put_domains_handler(call: Call) -> DomainList:
     if problems:
         raise ApiError(ErrorCode.VALIDATION_FAILED, "Some domains are not valid.", details=problems)
     async with call.platform.sessions() as session:
-        stored = await domains.replace_domains(session, call.merchant_id, normalized)
-        await session.commit()
+        stored = await domains.set_domains(session, call.merchant_id, normalized)
     call.platform.forget_domains(call.merchant_id)
     return DomainList(allowed_domains=list(stored))
 

@@ -15,7 +15,7 @@ from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiModel, Page
 from app.http.routing import Call, Endpoint
 from app.parsing import plain_decimal
-from app.routes.sync import NO_NUL
+from app.routes.sync_models import NO_NUL
 from app.services.catalog.search import BadCursor, ProductFilter, get_product, list_products
 from app.services.catalog.values import format_price
 
@@ -123,7 +123,7 @@ class ProductOut(ApiModel):
                 else None
             ),
             currency=product.currency,
-            availability=product.availability,  # type: ignore[arg-type]
+            availability=product.availability,
             url=product.url,
             image_url=product.image_url,
             images=data.get("images") or ([product.image_url] if product.image_url else []),

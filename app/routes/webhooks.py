@@ -195,7 +195,6 @@ async def create_webhook_endpoint_handler(call: Call) -> EndpointWithSecret:
             )
         except service.TooManyEndpoints as exc:
             raise ApiError(ErrorCode.CONFLICT, f"{exc}; delete one first.") from None
-        await session.commit()
     return EndpointWithSecret(**EndpointOut.of(endpoint).model_dump(), secret=endpoint.secret)
 
 
@@ -214,14 +213,13 @@ async def update_webhook_endpoint_handler(call: Call) -> EndpointOut:
         endpoint = await service.get_endpoint(session, call.merchant_id, call.path["endpointId"])
         if endpoint is None:
             raise _not_found()
-        if url is not None:
-            endpoint.url = url
-        if body.description is not None:
-            endpoint.description = body.description
-        if body.event_types is not None:
-            endpoint.event_types = body.event_types
-        endpoint.updated_at = utcnow()
-        await session.commit()
+        await service.update_endpoint(
+            session,
+            endpoint,
+            url=url,
+            description=body.description,
+            event_types=body.event_types,
+        )
     return EndpointOut.of(endpoint)
 
 
@@ -232,7 +230,6 @@ async def delete_webhook_endpoint_handler(call: Call) -> EndpointOut:
             raise _not_found()
         gone = EndpointOut.of(endpoint)
         await service.delete_endpoint(session, endpoint)
-        await session.commit()
     return gone
 
 
@@ -241,9 +238,7 @@ async def enable_webhook_endpoint_handler(call: Call) -> EndpointOut:
         endpoint = await service.get_endpoint(session, call.merchant_id, call.path["endpointId"])
         if endpoint is None:
             raise _not_found()
-        if not endpoint.enabled:
-            service.enable(endpoint)
-            await session.commit()
+        await service.enable(session, endpoint)
     return EndpointOut.of(endpoint)
 
 
@@ -252,9 +247,7 @@ async def disable_webhook_endpoint_handler(call: Call) -> EndpointOut:
         endpoint = await service.get_endpoint(session, call.merchant_id, call.path["endpointId"])
         if endpoint is None:
             raise _not_found()
-        await service.disable_endpoints(session, [endpoint.id], reason="manual")
-        await session.commit()
-        await session.refresh(endpoint)
+        await service.disable(session, endpoint)
     return EndpointOut.of(endpoint)
 
 
@@ -263,8 +256,7 @@ async def rotate_webhook_secret_handler(call: Call) -> EndpointWithSecret:
         endpoint = await service.get_endpoint(session, call.merchant_id, call.path["endpointId"])
         if endpoint is None:
             raise _not_found()
-        secret = service.rotate_secret(endpoint)
-        await session.commit()
+        secret = await service.rotate_secret(session, endpoint)
     return EndpointWithSecret(**EndpointOut.of(endpoint).model_dump(), secret=secret)
 
 
@@ -281,7 +273,6 @@ async def test_webhook_endpoint_handler(call: Call) -> DeliveryOut:
             claim=claim,
             lease_seconds=call.platform.settings.webhook_lease_seconds,
         )
-        await session.commit()
         # A test goes out even to a disabled endpoint: it is how you check a fix first.
         (delivery,) = await load_deliveries(session, [attempt.id], claim=claim, now=utcnow())
     await dispatcher.deliver_now(replace(delivery, endpoint_enabled=True))
@@ -326,7 +317,6 @@ async def retry_webhook_delivery_handler(call: Call) -> DeliveryOut:
             retry = await log_service.retry_attempt(session, found[0])
         except log_service.RetryConflict as exc:
             raise ApiError(ErrorCode.CONFLICT, f"Cannot retry: {exc}.") from None
-        await session.commit()
     return DeliveryOut.of(retry)
 
 

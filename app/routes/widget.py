@@ -2,20 +2,22 @@
 own files served at /widget/ (the CDN's stand-in when running locally)."""
 
 import logging
+import os
 import re
+from os import PathLike
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from app.http.errors import ApiError, ErrorCode
 from app.http.models import ApiInput, ApiModel
 from app.http.routing import Audience, Call, Endpoint
 from app.logs import LogFields
 from app.services import analytics
-from app.services.chat.sessions import relax_durability
 from app.services.chat.vocabulary import vocabulary_for
 from app.services.merchants import get_merchant
 
@@ -121,8 +123,6 @@ async def widget_events_handler(call: Call) -> EventsAccepted:
         accepted = await analytics.record_beacons(
             session, call.merchant_id, beacons, origin=origin[:300] if origin else None
         )
-        await relax_durability(session)  # telemetry: losing a crash's last beacons is fine
-        await session.commit()
     analytics.count_in_metrics(beacons)
     for beacon in beacons:
         if beacon.type == "widget_load_failed":
@@ -144,8 +144,14 @@ class WidgetFiles(StaticFiles):
     (the bundle is loaded with `crossorigin` for its integrity check; the loader fetches the
     manifest). No cookies are ever involved."""
 
-    def file_response(self, full_path: str | Path, *args: object, **kwargs: object) -> Response:
-        response = super().file_response(full_path, *args, **kwargs)  # type: ignore[arg-type]
+    def file_response(
+        self,
+        full_path: str | PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
         name = Path(full_path).name
         immutable = _IMMUTABLE.match(name) is not None
         response.headers["Cache-Control"] = IMMUTABLE_CACHE if immutable else ALIAS_CACHE

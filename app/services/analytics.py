@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ChatMessage, ChatSession, SyncRun, WidgetEvent, utcnow
 from app.metrics import WIDGET_LOAD_SECONDS, WIDGET_LOADS
+from app.services.chat.sessions import relax_durability
 
 EVENT_TYPES = ("widget_loaded", "widget_load_failed", "api_error", "api_latency")
 # Sync runs that ended, by how: the success rate counts "unchanged" (feed not modified) as a
@@ -39,7 +40,8 @@ class Beacon:
 async def record_beacons(
     session: AsyncSession, merchant_id: str, beacons: Sequence[Beacon], *, origin: str | None
 ) -> int:
-    """Store the beacons and count them in the metrics; the caller commits."""
+    """Store the beacons. Commits, with relaxed durability: telemetry may lose a crash's last
+    beacons. Count them in the metrics (`count_in_metrics`) after this returns."""
     now = utcnow()
     for beacon in beacons:
         session.add(
@@ -56,6 +58,8 @@ async def record_beacons(
                 created_at=now,
             )
         )
+    await relax_durability(session)
+    await session.commit()
     return len(beacons)
 
 
@@ -117,16 +121,18 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
 async def summarize(
     session: AsyncSession, merchant_id: str, start: datetime, end: datetime
 ) -> Summary:
-    async def count(model: type, *conditions: object) -> int:
+    async def count(
+        model: type[ChatSession] | type[ChatMessage], *conditions: ColumnElement[bool]
+    ) -> int:
         return int(
             await session.scalar(
                 select(func.count())
                 .select_from(model)
                 .where(
-                    model.merchant_id == merchant_id,  # type: ignore[attr-defined]
-                    model.created_at >= start,  # type: ignore[attr-defined]
-                    model.created_at < end,  # type: ignore[attr-defined]
-                    *conditions,  # type: ignore[arg-type]
+                    model.merchant_id == merchant_id,
+                    model.created_at >= start,
+                    model.created_at < end,
+                    *conditions,
                 )
             )
             or 0
@@ -146,7 +152,8 @@ async def summarize(
         ).all()
     )
     durations = sorted(
-        (
+        duration
+        for duration in (
             await session.scalars(
                 select(WidgetEvent.duration_ms)
                 .where(
@@ -160,6 +167,7 @@ async def summarize(
                 .limit(MAX_SAMPLES)
             )
         ).all()
+        if duration is not None  # filtered in SQL too; this tells the type checker
     )
     runs = dict(
         (

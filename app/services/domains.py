@@ -105,6 +105,15 @@ async def get_domains(session: AsyncSession, merchant_id: str) -> tuple[str, ...
     return tuple(rows)
 
 
+async def set_domains(
+    session: AsyncSession, merchant_id: str, domains: list[str]
+) -> tuple[str, ...]:
+    """`replace_domains` as an operation of its own. Commits."""
+    stored = await replace_domains(session, merchant_id, domains)
+    await session.commit()
+    return stored
+
+
 async def replace_domains(
     session: AsyncSession, merchant_id: str, domains: list[str]
 ) -> tuple[str, ...]:

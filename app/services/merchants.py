@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Merchant, utcnow
@@ -43,10 +42,6 @@ async def create_merchant(session: AsyncSession, *, name: str, domains: list[str
     )
     await session.commit()
     return NewMerchant(merchant, stored, secret, publishable)
-
-
-async def find_merchant_by_name(session: AsyncSession, name: str) -> Merchant | None:
-    return await session.scalar(select(Merchant).where(Merchant.name == name).limit(1))
 
 
 async def get_merchant(session: AsyncSession, merchant_id: str) -> Merchant | None:

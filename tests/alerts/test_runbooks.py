@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from alerts.rules import Ratio, load_rules
-from app.cloudwatch import published_metric
+from contracts.metrics import published_metric
 from tests.invoke_tasks import arguments_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from alerts.cloudwatch import alarm_specs
 from alerts.rules import load_rules
 from app import metrics
-from app.cloudwatch import BATCH_SIZE, PUBLISHED_METRICS, CloudWatchPublisher
+from app.cloudwatch import BATCH_SIZE, CloudWatchPublisher
+from contracts.metrics import PUBLISHED_METRICS
 
 pytestmark = pytest.mark.aws
 

@@ -2,11 +2,13 @@
 
 from starlette.testclient import TestClient
 
-from app.http.cors import CorsAudiences, _vary_origin
+from app.http.cors import CorsAudiences, CorsMiddleware
 from app.http.routing import Audience, Call, Endpoint
-from app.metrics import CORS_REJECTIONS
+from app.platform import Platform
 from app.routes import ROUTES
+from app.settings import load_settings
 from tests.conftest import ADMIN_ORIGIN, MerchantKeys, new_merchant
+from tests.metrics import sample
 
 EXPOSED = {
     "x-request-id",
@@ -23,7 +25,7 @@ EXPOSED = {
 
 
 def _rejections(audience: str) -> float:
-    return CORS_REJECTIONS.labels(audience)._value.get()
+    return sample("cors_rejections_total", audience=audience)
 
 
 def _widget_get(client: TestClient, merchant: MerchantKeys, origin: str):
@@ -188,15 +190,23 @@ def test_report_only_mode_lets_foreign_origins_through_but_counts_them(
         assert _rejections("widget") == before + 1
 
 
-def test_origin_is_added_to_vary_once() -> None:
-    def varied(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        _vary_origin(headers)
-        return headers
+def _vary_through_cors(headers: list[tuple[bytes, bytes]]) -> list[str]:
+    """The Vary headers of an API response the app below the CORS layer answered with
+    `headers`."""
 
-    assert varied([(b"content-type", b"application/json")])[-1] == (b"vary", b"Origin")
-    merged = varied([(b"vary", b"Accept-Encoding"), (b"content-length", b"2")])
-    assert merged == [(b"vary", b"Accept-Encoding, Origin"), (b"content-length", b"2")]
-    assert varied([(b"vary", b"origin, Accept")]) == [(b"vary", b"origin, Accept")]
+    async def answer(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    app = CorsMiddleware(answer, platform=Platform(load_settings()), endpoints=[])
+    return TestClient(app).get("/api/anything").headers.get_list("vary")
+
+
+def test_origin_is_added_to_vary_once() -> None:
+    assert _vary_through_cors([(b"content-type", b"application/json")]) == ["Origin"]
+    merged = _vary_through_cors([(b"vary", b"Accept-Encoding"), (b"content-length", b"2")])
+    assert merged == ["Accept-Encoding, Origin"]
+    assert _vary_through_cors([(b"vary", b"origin, Accept")]) == ["origin, Accept"]
 
 
 def test_report_only_mode_leaves_admin_routes_closed_to_foreign_origins(

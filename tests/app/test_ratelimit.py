@@ -14,12 +14,12 @@ import pytest
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
-from app.http.ratelimit import MemoryLimiter, RedisLimiter, gcra
 from app.main import create_app
-from app.metrics import RATELIMIT_BACKEND_ERRORS
+from app.ratelimit import MemoryLimiter, RedisLimiter, gcra
 from app.settings import RateLimitPolicy
 from ops.processes import free_port, uvicorn_process
 from tests.conftest import Backend, make_settings, new_merchant
+from tests.metrics import sample
 
 needs_redis = pytest.mark.skipif(
     not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
@@ -250,12 +250,12 @@ def test_redis_down_fails_open_and_is_counted(backend: Backend) -> None:
 
             redis_server.terminate()
             redis_server.wait(timeout=10)
-            before = RATELIMIT_BACKEND_ERRORS._value.get()
+            before = sample("ratelimit_backend_errors_total")
             for _ in range(7):  # more than the limit: nothing is enforced while Redis is gone
                 response = client.get("/api/permissions", headers=owner.auth)
                 assert response.status_code == 200
                 assert "x-ratelimit-remaining" not in response.headers
-            assert RATELIMIT_BACKEND_ERRORS._value.get() >= before + 7
+            assert sample("ratelimit_backend_errors_total") >= before + 7
             ready = client.get("/readyz")
             assert ready.status_code == 503
             assert {"dependency": "redis", "status": "error"} in ready.json()["error"]["details"]

@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from app.services.chat.embedding_job import embed_batch
 from app.services.chat.embeddings import UniversalSentenceEncoder
-from ops import widget
+from ops import demo_shop
 from tests.conftest import MerchantKeys, new_merchant
 
 SHOP = "https://shop.example.com"
@@ -20,7 +20,7 @@ def with_catalog(client: TestClient, *, domains: list[str] | None = None) -> Mer
     sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
 
     async def seed() -> int:
-        return await widget.seed_catalog(sessions, keys.id, widget.demo_catalog(), SHOP)
+        return await demo_shop.seed_catalog(sessions, keys.id, demo_shop.demo_catalog(), SHOP)
 
     assert client.portal.call(seed) >= 200  # type: ignore[union-attr]
     return keys
@@ -118,5 +118,5 @@ def embed_catalog(client: TestClient, merchant_id: str) -> int:
 def embedded_shop(client: TestClient) -> MerchantKeys:
     """The demo shop, embedded as the worker embeds it after an import."""
     keys = with_catalog(client)
-    assert embed_catalog(client, keys.id) == len(widget.demo_catalog())
+    assert embed_catalog(client, keys.id) == len(demo_shop.demo_catalog())
     return keys

@@ -6,9 +6,9 @@ from starlette.testclient import TestClient
 
 from app.db.models import SyncRun
 from app.ids import new_id
-from app.metrics import WIDGET_LOAD_SECONDS, WIDGET_LOADS
 from tests.chat.conftest import ask, start_session, widget_headers, with_catalog
 from tests.conftest import MerchantKeys, new_merchant
+from tests.metrics import sample
 
 
 def _post(client: TestClient, keys: MerchantKeys, *events: dict):
@@ -18,18 +18,13 @@ def _post(client: TestClient, keys: MerchantKeys, *events: dict):
 
 
 def _histogram_count() -> float:
-    return next(
-        sample.value
-        for metric in WIDGET_LOAD_SECONDS.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_count")
-    )
+    return sample("widget_load_seconds_count")
 
 
 def test_beacons_feed_the_metrics_and_the_summary(client: TestClient) -> None:
     keys = with_catalog(client)
-    ok_before = WIDGET_LOADS.labels("ok")._value.get()
-    failed_before = WIDGET_LOADS.labels("failed")._value.get()
+    ok_before = sample("widget_loads_total", status="ok")
+    failed_before = sample("widget_loads_total", status="failed")
     timed_before = _histogram_count()
     response = _post(
         client,
@@ -45,8 +40,8 @@ def test_beacons_feed_the_metrics_and_the_summary(client: TestClient) -> None:
     )
     assert response.status_code == 202, response.text
     assert response.json()["data"] == {"accepted": 8}
-    assert WIDGET_LOADS.labels("ok")._value.get() == ok_before + 3
-    assert WIDGET_LOADS.labels("failed")._value.get() == failed_before + 1
+    assert sample("widget_loads_total", status="ok") == ok_before + 3
+    assert sample("widget_loads_total", status="failed") == failed_before + 1
     assert _histogram_count() == timed_before + 3
 
     session = start_session(client, keys)

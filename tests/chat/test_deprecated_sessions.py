@@ -7,13 +7,13 @@ from email.utils import parsedate_to_datetime
 from starlette.testclient import TestClient
 
 from app.main import create_app
-from app.metrics import DEPRECATED_CALLS
 from tests.chat.conftest import widget_headers
 from tests.conftest import Backend, assert_envelope, make_settings, new_merchant
+from tests.metrics import sample
 
 
 def _calls() -> float:
-    return DEPRECATED_CALLS.labels("/api/sessions")._value.get()
+    return sample("deprecated_calls_total", route="/api/sessions")
 
 
 def test_alias_answers_like_the_new_endpoint_plus_deprecation_headers(

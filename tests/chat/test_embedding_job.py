@@ -16,7 +16,7 @@ from app.db.embeddings import ProductEmbedding
 from app.db.models import Product, utcnow
 from app.services.chat.embedding_job import embed_batch
 from app.settings import Settings
-from ops import widget
+from ops import demo_shop
 from tests.chat.conftest import with_catalog
 from tests.chat.embed_worker import HashEmbedder
 from tests.conftest import REPO_ROOT
@@ -64,7 +64,7 @@ def _vectors(client: TestClient, merchant_id: str) -> int:
 
 def test_unchanged_products_are_never_embedded_twice(client: TestClient) -> None:
     keys = with_catalog(client)
-    size = len(widget.demo_catalog())
+    size = len(demo_shop.demo_catalog())
     embedder = HashEmbedder()
     assert _run_job(client, embedder, keys.id) == size
     assert len(embedder.texts) == 2 * size  # each product's two texts (name; with description)
@@ -102,7 +102,7 @@ def test_a_killed_worker_resumes_without_redoing_finished_products(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
     keys = with_catalog(client)
-    size = len(widget.demo_catalog())
+    size = len(demo_shop.demo_catalog())
     progress = tmp_path / "progress.txt"
     worker = subprocess.Popen(
         [sys.executable, "-m", "tests.chat.embed_worker", settings.database_url, keys.id,

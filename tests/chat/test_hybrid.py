@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from starlette.testclient import TestClient
 
-from ops import widget
+from ops import demo_shop
 from tests.chat.conftest import SHOP, ask, embed_catalog, start_session
 from tests.conftest import MerchantKeys, new_merchant
 
@@ -62,7 +62,7 @@ def test_a_product_without_a_vector_yet_is_still_found_by_its_words(
     sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
     merchant = new_merchant(client, domains=["shop.example.com"])
     item = {
-        **widget.demo_catalog()[0],
+        **demo_shop.demo_catalog()[0],
         "id": "NEW-1",
         "title": "Zorblax Trekking Pole",
         "brand": "Zorblax",
@@ -72,7 +72,7 @@ def test_a_product_without_a_vector_yet_is_still_found_by_its_words(
     }
 
     async def add() -> int:
-        return await widget.seed_catalog(sessions, merchant.id, [item], SHOP)
+        return await demo_shop.seed_catalog(sessions, merchant.id, [item], SHOP)
 
     client.portal.call(add)  # type: ignore[union-attr]
     session = start_session(client, merchant)["id"]
@@ -90,10 +90,10 @@ def test_a_merchant_never_sees_another_merchants_products(
 ) -> None:
     sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
     other = new_merchant(client, domains=["shop.example.com"])
-    mug = next(p for p in widget.demo_catalog() if p["id"] == "SKU-1201")
+    mug = next(p for p in demo_shop.demo_catalog() if p["id"] == "SKU-1201")
 
     async def add() -> int:
-        return await widget.seed_catalog(sessions, other.id, [mug], SHOP)
+        return await demo_shop.seed_catalog(sessions, other.id, [mug], SHOP)
 
     client.portal.call(add)  # type: ignore[union-attr]
     embed_catalog(client, other.id)

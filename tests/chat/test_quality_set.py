@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from app.services.chat.embeddings import embedder_for
 from app.services.chat.semantic import semantic_index
-from ops.bench_retrieval import UNSOLD, Quality, load_catalog, measure, quality_sets
+from ops.bench.retrieval import UNSOLD, Quality, load_catalog, measure, quality_sets
 from tests.chat.conftest import embed_catalog
 from tests.conftest import new_merchant
 

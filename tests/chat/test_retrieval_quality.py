@@ -3,14 +3,14 @@ same figure `invoke bench` prints), on each backend's full-text index."""
 
 from starlette.testclient import TestClient
 
-from ops import widget
-from ops.bench_chat import HIT_TARGET, hit_rate
+from ops import demo_shop
+from ops.bench.chat import HIT_TARGET, hit_rate
 from tests.chat.conftest import with_catalog
 
 
 def test_the_labelled_set_is_big_enough_to_mean_something() -> None:
-    catalog = widget.demo_catalog()
-    questions = widget.labelled_questions()
+    catalog = demo_shop.demo_catalog()
+    questions = demo_shop.labelled_questions()
     assert len(catalog) >= 200
     assert len(questions) >= 30
     ids = {product["id"] for product in catalog}
@@ -27,7 +27,7 @@ def test_hit_at_3_holds_at_or_above_the_target(client: TestClient) -> None:
     sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
 
     async def score() -> tuple[float, list[str]]:
-        return await hit_rate(sessions, keys.id, widget.labelled_questions(), k=3)
+        return await hit_rate(sessions, keys.id, demo_shop.labelled_questions(), k=3)
 
     rate, misses = client.portal.call(score)  # type: ignore[union-attr]
     print(f"hit@3 = {rate:.3f}; missed: {misses}")

@@ -7,8 +7,10 @@ the recorded inventory (every resource with its inputs) and the stack's exports.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import runpy
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,8 @@ class Resource:
     outputs: dict[str, Any]
     parent_type: str = ""
     ignore_changes: tuple[str, ...] = ()
+    # The parents this resource had before a refactoring (Pulumi moves it instead of replacing it).
+    alias_parents: tuple[str, ...] = ()
 
 
 @dataclass
@@ -87,13 +91,14 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, build: Build) -> None:
         super().__init__(RecordingMocks(build))
         self.build = build
-        self.options: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
+        self.options: dict[tuple[str, str], tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         # Registrations run on worker threads, so options are matched to resources afterwards.
         self.options[(request.type, request.name)] = (
             _urn_type(request.parent),
             tuple(request.ignoreChanges),
+            tuple(_urn_type(alias.spec.parentUrn) for alias in request.aliases),
         )
         return super().RegisterResource(request)
 
@@ -138,8 +143,23 @@ def stack_config(environment: str) -> dict[str, Any]:
 def build_stack(environment: str, config: dict[str, Any] | None = None) -> Build:
     """Run stacks/__main__.py for `environment` under mocks; raise what the program raises."""
     # Pulumi's runtime takes the thread's current event loop; an earlier test's asyncio.run()
-    # may have left the main thread with none.
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    # may have left the main thread with none. The loop is closed once the program has run.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return _build_on_current_loop(environment, config)
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        asyncio.set_event_loop(None)
+        # Pulumi's mocks give each executor thread an event loop of its own and never close
+        # it: collect those here, where their ResourceWarning is expected, not in a later test.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+
+
+def _build_on_current_loop(environment: str, config: dict[str, Any] | None) -> Build:
     build = Build(environment)
     monitor = RecordingMonitor(build)
     pulumi.runtime.set_mocks(
@@ -169,7 +189,7 @@ def build_stack(environment: str, config: dict[str, Any] | None = None) -> Build
     if errors:
         raise errors[0]
     for resource in build.resources:
-        resource.parent_type, resource.ignore_changes = monitor.options[
+        resource.parent_type, resource.ignore_changes, resource.alias_parents = monitor.options[
             (resource.type, resource.name)
         ]
     return build

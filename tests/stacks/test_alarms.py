@@ -3,7 +3,7 @@
 import json
 
 from alerts.rules import Count, Quantile, Ratio, Severity, duration, load_rules
-from app.cloudwatch import published_metric
+from contracts.metrics import published_metric
 from tests.stacks.conftest import Build
 
 RULES = load_rules()

@@ -117,7 +117,7 @@ def test_every_resource_is_the_child_of_a_component(stack: Build):
 
 
 def test_every_component_registers_real_outputs(stack: Build):
-    expected = {"Network", "WidgetCdn", "Database", "Cache", "ApiService", "Alarms"}
+    expected = {"Network", "WidgetCdn", "Database", "Cache", "ApiService", "LoadBalancer", "Alarms"}
     components = {
         type_.rsplit(":", 1)[1]: outputs
         for type_, outputs in stack.component_outputs.items()
@@ -152,3 +152,17 @@ def test_environment_sizes_come_from_the_stack_files(stacks):
     assert stacks("prod").one(
         "aws:cloudfront/distribution:Distribution", "widget-distribution"
     ).inputs["aliases"] == ["cdn.ragassist.example.com"]
+
+
+def test_the_load_balancer_moves_into_its_component_without_being_replaced(stack: Build):
+    # It was created as a child of ApiService; that parent is kept as an alias.
+    entry = [
+        stack.one("aws:lb/loadBalancer:LoadBalancer", "service-alb"),
+        stack.one("aws:lb/targetGroup:TargetGroup", "service-api"),
+        stack.one("aws:lb/listener:Listener", "service-http"),
+        stack.one("aws:lb/listener:Listener", "service-https"),
+    ]
+
+    for resource in entry:
+        assert resource.parent_type == "ragassist:stacks:LoadBalancer"
+        assert "ragassist:stacks:ApiService" in resource.alias_parents, resource.name

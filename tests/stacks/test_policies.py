@@ -246,7 +246,7 @@ def test_flags_and_ledger_belong_to_ops_once_created(stack: Build):
     }
 
 
-def test_task_role_may_put_metrics_read_its_flags_and_secrets_only(stack: Build):
+def test_task_role_may_put_metrics_read_its_flags_and_the_database_password_only(stack: Build):
     policy = stack.one("aws:iam/rolePolicy:RolePolicy", "service-task-policy")
     flags = stack.one("aws:ssm/parameter:Parameter", "service-flags").outputs["arn"]
     statements = _statements(policy.inputs["policy"])
@@ -267,10 +267,11 @@ def test_task_role_may_put_metrics_read_its_flags_and_secrets_only(stack: Build)
         elif action == "ssm:GetParameter":
             assert statement["Resource"] == flags
         else:
-            assert set(statement["Resource"]) == _secret_arns(stack)
+            # The one secret the app reads itself (per connection, as RDS rotates it).
+            assert statement["Resource"] == _database_secret_arn(stack)
 
 
-def test_execution_role_only_pulls_its_image_writes_its_logs_and_injects_its_secrets(stack: Build):
+def test_execution_role_only_pulls_its_image_writes_its_logs_and_injects_redis_url(stack: Build):
     policy = stack.one("aws:iam/rolePolicy:RolePolicy", "service-execution-policy")
     statements = _statements(policy.inputs["policy"])
     wildcard = [s for s in statements if s["Resource"] == "*"]
@@ -278,7 +279,7 @@ def test_execution_role_only_pulls_its_image_writes_its_logs_and_injects_its_sec
     # GetAuthorizationToken cannot be scoped; nothing else may use "*".
     assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken"]
     secrets = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
-    assert set(secrets[0]["Resource"]) == _secret_arns(stack)
+    assert secrets[0]["Resource"] == [_redis_secret_arn(stack)]
 
 
 def test_no_policy_grants_a_wildcard_action(stack: Build):
@@ -301,12 +302,12 @@ def test_containers_get_secrets_by_reference_never_by_value(stack: Build):
         names = {entry["name"] for entry in container["environment"]}
         secrets = {entry["name"]: entry["valueFrom"] for entry in container["secrets"]}
 
-        assert set(secrets) == {"PGPASSWORD", "REDIS_URL"}
-        assert all(value.startswith("arn:aws:secretsmanager:") for value in secrets.values())
+        assert secrets == {"REDIS_URL": _redis_secret_arn(stack)}
         assert not names & {"PGPASSWORD", "REDIS_URL", "LLM_API_KEY"}
         env = {e["name"]: e["value"] for e in container["environment"]}
         user_info = env["DATABASE_URL"].split("//")[1].split("@")[0]
-        assert ":" not in user_info  # the password arrives as PGPASSWORD, from the secret
+        assert ":" not in user_info  # the app reads the password from the secret itself
+        assert env["DATABASE_SECRET_ARN"] == _database_secret_arn(stack)
         assert env["CLOUDWATCH_NAMESPACE"] == stack.exports["metricsNamespace"]
         assert env["RAGASSIST_ENV"] == stack.environment
         assert env["FLAGS_SOURCE"] == f"ssm:{stack.exports['flagsParameter']}"
@@ -323,7 +324,10 @@ def _unsecret(value):
     return value["value"] if isinstance(value, dict) and SECRET_SIG in value else value
 
 
-def _secret_arns(stack: Build) -> set[str]:
+def _database_secret_arn(stack: Build) -> str:
     database = stack.one("aws:rds/instance:Instance", "database-postgres").outputs
-    redis = stack.one("aws:secretsmanager/secret:Secret", "cache-url").outputs
-    return {database["masterUserSecrets"][0]["secretArn"], redis["arn"]}
+    return database["masterUserSecrets"][0]["secretArn"]
+
+
+def _redis_secret_arn(stack: Build) -> str:
+    return stack.one("aws:secretsmanager/secret:Secret", "cache-url").outputs["arn"]

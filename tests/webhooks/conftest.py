@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 
 from app.db.models import WebhookAttempt
 from app.main import create_app
-from app.services.webhooks import deliver_webhooks, emit_event
-from app.services.webhooks.dispatcher import close_dispatcher
+from app.services.webhooks import emit_event
+from app.services.webhooks.dispatcher import close_dispatcher, deliver_webhooks
 from app.settings import Settings
 from tests.conftest import Backend, MerchantKeys, make_settings
 

@@ -14,10 +14,11 @@ from starlette.testclient import TestClient
 from app.db.models import WebhookEvent, utcnow
 from app.logs import request_id_var
 from app.main import create_app
-from app.metrics import WEBHOOK_DELIVERIES
-from app.services.webhooks import InvalidEvent, emit_event, prune_webhook_log
+from app.services.webhooks import InvalidEvent, emit_event
 from app.services.webhooks.dispatcher import close_dispatcher
+from app.services.webhooks.retention import prune_webhook_log
 from tests.conftest import Backend, make_settings, new_merchant
+from tests.metrics import sample
 from tests.webhooks.conftest import (
     PRODUCT,
     SCHEDULE,
@@ -466,13 +467,13 @@ def test_the_request_id_of_the_causing_request_travels_with_the_event(
 def test_deliveries_are_counted_in_the_metric(client: TestClient, receiver: Receiver) -> None:
     owner = new_merchant(client)
     create_endpoint(client, owner, receiver.url)
-    delivered = WEBHOOK_DELIVERIES.labels("delivered")._value.get()
-    failed = WEBHOOK_DELIVERIES.labels("failed")._value.get()
+    delivered = sample("webhook_deliveries_total", status="delivered")
+    failed = sample("webhook_deliveries_total", status="failed")
     receiver.respond = _fail_first(1, Reply(502))
     emit(client, owner.id, "product.created", PRODUCT)
     drive(client, lambda: settled(client, owner.id))
-    assert WEBHOOK_DELIVERIES.labels("delivered")._value.get() == delivered + 1
-    assert WEBHOOK_DELIVERIES.labels("failed")._value.get() == failed + 1
+    assert sample("webhook_deliveries_total", status="delivered") == delivered + 1
+    assert sample("webhook_deliveries_total", status="failed") == failed + 1
     exposition = client.get("/metrics").text
     assert 'webhook_deliveries_total{status="delivered"}' in exposition
 

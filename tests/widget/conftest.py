@@ -22,7 +22,7 @@ import pytest
 from app.db.engine import create_engine, session_factory
 from app.services.merchants import create_merchant
 from app.settings import normalize_database_url
-from ops import widget
+from ops import demo_shop, widget
 from ops.processes import uvicorn_process
 from tests.conftest import Backend, MerchantKeys
 
@@ -61,8 +61,8 @@ class Api:
                         session, name=f"Shop {uuid.uuid4().hex[:6]}", domains=domains
                     )
                 if shop_url:
-                    await widget.seed_catalog(
-                        sessions, made.merchant.id, widget.demo_catalog(), shop_url
+                    await demo_shop.seed_catalog(
+                        sessions, made.merchant.id, demo_shop.demo_catalog(), shop_url
                     )
                 return MerchantKeys(
                     made.merchant.id, made.secret_key.plaintext, made.publishable_key.plaintext
@@ -188,8 +188,10 @@ def shop(api: Api) -> ShopFactory:
             api_base_url=api.url,
             publishable_key=keys.publishable,
         )
-        return widget.serve_demo_shop(
-            widget.DemoShop(snippet=head + snippet, products=widget.demo_catalog(), files=files),
+        return demo_shop.serve_demo_shop(
+            demo_shop.DemoShop(
+                snippet=head + snippet, products=demo_shop.demo_catalog(), files=files
+            ),
             port=port,
         )
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ops import widget
+from ops import demo_shop, widget
 from ops.processes import free_port, uvicorn_process
 from tests.widget.conftest import Api, PageWatch, ShopFactory
 
@@ -242,8 +242,8 @@ def test_rate_limited_shopper_is_told_how_long_to_wait(
             api_base_url=limited.url,
             publishable_key=keys.publishable,
         )
-        shop = widget.DemoShop(snippet=snippet, products=widget.demo_catalog(), files=None)
-        with widget.serve_demo_shop(shop, port=port) as shop_url:
+        shop = demo_shop.DemoShop(snippet=snippet, products=demo_shop.demo_catalog(), files=None)
+        with demo_shop.serve_demo_shop(shop, port=port) as shop_url:
             browser_page.goto(shop_url + "/")
             browser_page.locator(LAUNCHER).click()
             textbox = browser_page.get_by_role("textbox", name="Your question")

@@ -24,7 +24,11 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_engine(config.attributes["database_url"], pool_size=1)
+    engine = create_engine(
+        config.attributes["database_url"],
+        pool_size=1,
+        password_secret_arn=config.attributes.get("password_secret_arn"),
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

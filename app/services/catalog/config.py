@@ -1,13 +1,26 @@
 """A merchant's sync configuration: where the catalog comes from and how runs treat it."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import SyncConfig, utcnow
 from app.services.catalog.importer import ImportOptions
 from app.services.catalog.records import Rules
+from app.services.catalog.terms import (
+    DEFAULT_CURRENCY,
+    DEFAULT_ERROR_THRESHOLD,
+    DEFAULT_FORMAT,
+    DEFAULT_MAX_DELETE_RATIO,
+    DEFAULT_MODE,
+    Format,
+    Mode,
+    SourceType,
+    as_format,
+    as_mode,
+)
 
 
 class _Unset:
@@ -20,33 +33,26 @@ UNSET: Any = _Unset()  # a write-only secret left out of an update: keep the sto
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ConfigUpdate:
-    source_type: str = "upload"
+    source_type: SourceType = "upload"
     source_url: str | None = None
     auth_header_name: str | None = None
     auth_header_value: str | None = UNSET
     interval_minutes: int | None = None
-    format: str = "auto"
-    mode: str = "incremental"
+    format: Format = DEFAULT_FORMAT
+    mode: Mode = DEFAULT_MODE
     field_mapping: dict[str, str | None] = field(default_factory=dict)
-    default_currency: str = "USD"
-    error_threshold: float = 0.1
-    max_delete_ratio: float = 0.5
+    default_currency: str = DEFAULT_CURRENCY
+    error_threshold: float = DEFAULT_ERROR_THRESHOLD
+    max_delete_ratio: float = DEFAULT_MAX_DELETE_RATIO
     product_url_template: str | None = None
     webhook_secret: str | None = UNSET
 
 
 def defaults(merchant_id: str) -> SyncConfig:
     """The configuration a merchant has before saving one (uploads work without one)."""
-    return SyncConfig(
-        merchant_id=merchant_id,
-        source_type="upload",
-        format="auto",
-        mode="incremental",
-        field_mapping={},
-        default_currency="USD",
-        error_threshold=0.1,
-        max_delete_ratio=0.5,
-    )
+    config = SyncConfig(merchant_id=merchant_id)
+    _apply(config, ConfigUpdate())
+    return config
 
 
 async def get_config(session: AsyncSession, merchant_id: str) -> SyncConfig | None:
@@ -64,10 +70,7 @@ async def save_config(session: AsyncSession, merchant_id: str, update: ConfigUpd
         update.source_url,
         update.interval_minutes,
     )
-    for name in ConfigUpdate.__slots__:  # type: ignore[attr-defined]
-        value = getattr(update, name)
-        if value is not UNSET:
-            setattr(config, name, value)
+    _apply(config, update)
     if update.auth_header_name is None:
         config.auth_header_value = None
     # Any change (another URL, mapping, currency...) can change what the same feed imports
@@ -82,6 +85,13 @@ async def save_config(session: AsyncSession, merchant_id: str, update: ConfigUpd
     return config
 
 
+def _apply(config: SyncConfig, update: ConfigUpdate) -> None:
+    for item in fields(update):
+        value = getattr(update, item.name)
+        if value is not UNSET:
+            setattr(config, item.name, value)
+
+
 def rules(config: SyncConfig) -> Rules:
     return Rules(
         default_currency=config.default_currency,
@@ -92,8 +102,8 @@ def rules(config: SyncConfig) -> Rules:
 def import_options(
     config: SyncConfig,
     *,
-    format: str | None = None,
-    mode: str | None = None,
+    format: Format | None = None,
+    mode: Mode | None = None,
     force: bool = False,
     content_type: str | None = None,
     filename: str | None = None,
@@ -101,8 +111,8 @@ def import_options(
 ) -> ImportOptions:
     """What a run of this merchant does: the config, overridden per run where allowed."""
     return ImportOptions(
-        format=format or config.format,
-        mode=mode or config.mode,
+        format=format or as_format(config.format),
+        mode=mode or as_mode(config.mode),
         force=force,
         rules=rules(config),
         field_mapping=dict(config.field_mapping or {}),
@@ -112,6 +122,20 @@ def import_options(
         filename=filename,
         max_bytes=max_bytes,
     )
+
+
+def kept_auth_header(current: SyncConfig, new_url: str) -> str | None:
+    """The stored feed credential's header name when the feed URL changes without a new
+    credential: kept only for the origin it was given for, so a key that may change the URL
+    cannot have the credential sent somewhere else."""
+    if current.source_url and _origin(current.source_url) == _origin(new_url):
+        return current.auth_header_name
+    return None
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.hostname, parts.port
 
 
 def mask(secret: str | None) -> str | None:

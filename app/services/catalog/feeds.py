@@ -201,7 +201,7 @@ async def _pull(
 async def _remember(session: AsyncSession, merchant_id: str, fetched: Fetched) -> None:
     """What the feed answered, for the next conditional GET (lost on failure: that only costs
     one full download next time)."""
-    values = {"feed_sha256": fetched.sha256} if fetched.sha256 else {}
+    values: dict[str, str | None] = {"feed_sha256": fetched.sha256} if fetched.sha256 else {}
     if not fetched.unchanged:
         values |= {"feed_etag": fetched.etag, "feed_last_modified": fetched.last_modified}
     if values:

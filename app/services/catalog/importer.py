@@ -23,6 +23,14 @@ from app.services.catalog.formats import Parser, parser_for
 from app.services.catalog.records import RowError, Rules, build_record
 from app.services.catalog.runs import MAX_ERRORS, RunOutcome, failed, finish_run
 from app.services.catalog.source import FileError, OpenedFile, open_file
+from app.services.catalog.terms import (
+    DEFAULT_ERROR_THRESHOLD,
+    DEFAULT_FORMAT,
+    DEFAULT_MAX_DELETE_RATIO,
+    DEFAULT_MODE,
+    Format,
+    Mode,
+)
 
 BATCH_ROWS = 5000
 T = TypeVar("T")
@@ -30,13 +38,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ImportOptions:
-    format: str = "auto"
-    mode: str = "incremental"  # incremental | full
+    format: Format = DEFAULT_FORMAT
+    mode: Mode = DEFAULT_MODE
     force: bool = False
     rules: Rules = field(default_factory=Rules)
     field_mapping: Mapping[str, str | None] = field(default_factory=dict)
-    error_threshold: float = 0.1
-    max_delete_ratio: float = 0.5
+    error_threshold: float = DEFAULT_ERROR_THRESHOLD
+    max_delete_ratio: float = DEFAULT_MAX_DELETE_RATIO
     content_type: str | None = None
     filename: str | None = None
     max_bytes: int = 2 * 1024**3  # uncompressed size a gzip file may expand to

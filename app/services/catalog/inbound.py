@@ -35,7 +35,9 @@ from app.services.catalog import config as configs
 from app.services.catalog.formats.json_lines import object_to_raw
 from app.services.catalog.records import RowError, build_record
 from app.services.catalog.staging import content_hash
+from app.services.catalog.terms import ReceiptAction, ReceiptStatus
 from app.services.catalog.values import format_price
+from app.services.chat.vocabulary import forget_vocabulary
 from app.services.webhooks.outbox import emit_event
 from app.services.webhooks.signing import any_key, verify_header
 
@@ -72,8 +74,8 @@ class InboundEvent:
 
 @dataclass(frozen=True, slots=True)
 class ChangeResult:
-    status: str  # applied | duplicate | ignored
-    action: str | None = None  # created | updated | deleted | unchanged
+    status: ReceiptStatus
+    action: ReceiptAction | None = None
     product_id: str | None = None
 
 
@@ -168,6 +170,8 @@ async def receive(session: AsyncSession, config: SyncConfig, event: InboundEvent
         SYNC_ROWS.labels("invalid").inc()
         raise
     await session.commit()
+    if result.status == "applied" and result.action != "unchanged":
+        forget_vocabulary(config.merchant_id)
     SYNC_RUNS.labels("webhook", "succeeded").inc()
     if result.action:
         SYNC_ROWS.labels(result.action).inc()
@@ -233,7 +237,7 @@ async def apply_product_change(
     if existing is None:
         session.add(product)
     await session.flush()
-    action = "updated" if existing is not None else "created"
+    action: ReceiptAction = "updated" if existing is not None else "created"
     await emit_event(
         session,
         merchant_id=merchant_id,

@@ -18,6 +18,7 @@ from app.platform import Platform
 from app.services.catalog import feeds
 from app.services.catalog.execute import in_background
 from app.services.catalog.runs import RunConflict, recover_interrupted_runs, start_run
+from app.services.catalog.terms import as_mode
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ async def run_scheduled_feeds(platform: Platform) -> int:
                 select(SyncConfig)
                 .where(SyncConfig.source_type == "url", SyncConfig.next_run_at <= now)
                 .order_by(SyncConfig.next_run_at)
-                .limit(room)
+                .limit(int(room))
             )
         ).all()
     for config in due:
@@ -59,16 +60,17 @@ async def _claim(platform: Platform, config: SyncConfig, stale_after: timedelta)
     assert config.interval_minutes and config.next_run_at
     now = utcnow()
     async with platform.sessions() as session:
-        claimed = await session.execute(
+        claimed = await session.scalar(
             update(SyncConfig)
             .where(
                 SyncConfig.merchant_id == config.merchant_id,
                 SyncConfig.next_run_at == config.next_run_at,
             )
             .values(next_run_at=now + timedelta(minutes=config.interval_minutes))
+            .returning(SyncConfig.merchant_id)
         )
         await session.commit()
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if claimed is None:
             return False  # another worker took it
         try:
             run = await start_run(
@@ -76,7 +78,7 @@ async def _claim(platform: Platform, config: SyncConfig, stale_after: timedelta)
                 merchant_id=config.merchant_id,
                 source="feed",
                 trigger="schedule",
-                mode=config.mode,
+                mode=as_mode(config.mode),
                 force=False,
                 source_url=config.source_url,
                 stale_after=stale_after,

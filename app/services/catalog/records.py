@@ -7,13 +7,36 @@ applies one set of rules to all formats.
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import quote
 
 from app.services.catalog import values as v
+from app.services.catalog.terms import DEFAULT_CURRENCY
 
 # Canonical fields: what `fieldMapping` may map a column to, and what the docs list.
-FIELDS: dict[str, str] = {
+FieldName = Literal[
+    "id",
+    "title",
+    "description",
+    "price",
+    "salePrice",
+    "compareAtPrice",
+    "currency",
+    "availability",
+    "quantity",
+    "brand",
+    "category",
+    "url",
+    "imageUrl",
+    "additionalImageUrls",
+    "tags",
+    "gtin",
+    "mpn",
+    "condition",
+    "groupId",
+]
+# What each field means (the OpenAPI description of `fieldMapping`).
+FIELDS: dict[FieldName, str] = {
     "id": "Your id for the product (SKU, handle, item id). Required, unique in the file.",
     "title": "Product name. Required.",
     "description": "Plain text or HTML (reduced to text).",
@@ -34,6 +57,7 @@ FIELDS: dict[str, str] = {
     "condition": "new, refurbished or used.",
     "groupId": "Groups variants of one product (GMC item_group_id).",
 }
+assert set(FIELDS) == set(get_args(FieldName)), "describe every field, and only those"
 LIMITS = {"id": 255, "title": 500, "description": 65_535, "brand": 200, "category": 500}
 _SHORT = 255
 MAX_ATTRIBUTES = 50
@@ -81,7 +105,7 @@ class RawProduct:
 class Rules:
     """Per-merchant defaults the records need (from the sync config)."""
 
-    default_currency: str = "USD"
+    default_currency: str = DEFAULT_CURRENCY
     product_url_template: str | None = None
 
 
@@ -129,7 +153,8 @@ class _Row:
             return None
 
     def text(self, name: str, limit: int = _SHORT, html: bool = False) -> str | None:
-        return self.get(name, v.clean_text, limit, html)
+        text: str | None = self.get(name, v.clean_text, limit, html)
+        return text
 
     def required(self, name: str, value: Any) -> Any:
         if value is None and not any(e.column == self._column(name) for e in self.errors):
@@ -160,7 +185,7 @@ def _prices(row: _Row, currency: str | None) -> tuple[Decimal | None, Decimal | 
 
 
 def _availability(row: _Row) -> str | None:
-    availability = row.get("availability", v.parse_availability)
+    availability: str | None = row.get("availability", v.parse_availability)
     if availability is None:
         quantity = row.get("quantity", v.parse_quantity)
         if quantity is not None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import undefer
 
 from app.db.models import ACTIVE_RUN_STATUSES, SyncRun, utcnow
 from app.ids import new_id
@@ -25,6 +26,8 @@ from app.logs import LogFields
 from app.metrics import SYNC_ROWS, SYNC_RUNS
 from app.parsing import natural_or_none
 from app.services.catalog.records import RowError
+from app.services.catalog.terms import FinalStatus, Mode, RunSource, RunTrigger
+from app.services.chat.vocabulary import forget_vocabulary
 from app.services.webhooks.outbox import emit_event
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,7 @@ class RunConflict(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    status: str  # succeeded | failed | unchanged | interrupted
+    status: FinalStatus
     rows_total: int = 0
     created: int = 0
     updated: int = 0
@@ -69,17 +72,17 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "") if value else value
 
 
-def failed(code: str, message: str, **counts: object) -> RunOutcome:
-    return RunOutcome(status="failed", error_code=code, error_message=message, **counts)  # type: ignore[arg-type]
+def failed(code: str, message: str, **counts: Any) -> RunOutcome:
+    return RunOutcome(status="failed", error_code=code, error_message=message, **counts)
 
 
 async def start_run(
     session: AsyncSession,
     *,
     merchant_id: str,
-    source: str,
-    trigger: str,
-    mode: str,
+    source: RunSource,
+    trigger: RunTrigger,
+    mode: Mode,
     force: bool,
     filename: str | None = None,
     source_url: str | None = None,
@@ -120,6 +123,39 @@ async def start_run(
                 continue
             raise RunConflict(active) from None
     raise RuntimeError("could not start a run")  # pragma: no cover - two races in a row
+
+
+async def last_finished(
+    session: AsyncSession, merchant_id: str, *, successful: bool = False
+) -> SyncRun | None:
+    """The merchant's latest finished run (`successful`: that succeeded or found no change)."""
+    query = select(SyncRun).where(
+        SyncRun.merchant_id == merchant_id, SyncRun.status.not_in(ACTIVE_RUN_STATUSES)
+    )
+    if successful:
+        query = query.where(SyncRun.status.in_(("succeeded", "unchanged")))
+    return await session.scalar(query.order_by(SyncRun.id.desc()).limit(1))
+
+
+async def list_runs(
+    session: AsyncSession, merchant_id: str, *, status: str | None, before: str | None, limit: int
+) -> list[SyncRun]:
+    """Newest first; `before` is the last id of the previous page."""
+    query = select(SyncRun).where(SyncRun.merchant_id == merchant_id)
+    if status:
+        query = query.where(SyncRun.status == status)
+    if before:
+        query = query.where(SyncRun.id < before)
+    return list(await session.scalars(query.order_by(SyncRun.id.desc()).limit(limit)))
+
+
+async def get_run(
+    session: AsyncSession, merchant_id: str, run_id: str, *, with_errors: bool
+) -> SyncRun | None:
+    query = select(SyncRun).where(SyncRun.merchant_id == merchant_id, SyncRun.id == run_id)
+    if with_errors:
+        query = query.options(undefer(SyncRun.errors))
+    return await session.scalar(query)
 
 
 async def active_run(session: AsyncSession, merchant_id: str) -> SyncRun | None:
@@ -184,12 +220,13 @@ async def finish_run(session: AsyncSession, run: SyncRun, outcome: RunOutcome) -
         values["bytes"] = outcome.bytes
     if run.started_at is None:
         values["started_at"] = now
-    result = await session.execute(
+    finished = await session.scalar(
         update(SyncRun)
         .where(SyncRun.id == run.id, SyncRun.status.in_(ACTIVE_RUN_STATUSES))
         .values(**values)
+        .returning(SyncRun.id)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if finished is None:
         await session.rollback()
         log.warning(
             "sync run was no longer active",
@@ -206,6 +243,8 @@ async def finish_run(session: AsyncSession, run: SyncRun, outcome: RunOutcome) -
         data=_run_event(run, outcome, values),
     )
     await session.commit()
+    if outcome.created or outcome.updated or outcome.deleted:
+        forget_vocabulary(run.merchant_id)
     for name, value in values.items():
         if name != "errors":  # deferred: touching it would load it
             setattr(run, name, value)

@@ -108,7 +108,9 @@ async def list_products(
     terms = search_terms(wanted.q)
     if terms:
         offset = _offset(cursor)
-        query = _ranked(query, wanted.q or "", terms, session.bind.dialect.name).offset(offset)
+        query = _ranked(query, wanted.q or "", terms, session.get_bind().dialect.name).offset(
+            offset
+        )
         rows = list((await session.scalars(query.limit(limit + 1))).all())
         more = len(rows) > limit
         return rows[:limit], f"{_OFFSET}{offset + limit}" if more else None

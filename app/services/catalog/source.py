@@ -5,13 +5,18 @@ file into memory: the encoding check streams through it once, parsers stream it 
 physical line longer than `MAX_LINE` is refused instead of buffered.
 """
 
+from __future__ import annotations
+
 import codecs
 import gzip
 import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MAX_LINE = 4 * 1024 * 1024  # characters in one physical line (a CSV row or an NDJSON object)
 HEAD_BYTES = 64 * 1024
@@ -37,7 +42,7 @@ class _Reader(io.RawIOBase):
     the run still owns the file), optionally capping how many bytes it produces: undoing gzip
     could otherwise turn a small file into an endless one."""
 
-    def __init__(self, inner: IO[bytes], limit: int | None = None) -> None:
+    def __init__(self, inner: IO[bytes] | gzip.GzipFile, limit: int | None = None) -> None:
         self.inner = inner
         self.limit = limit
         self.produced = 0
@@ -45,9 +50,10 @@ class _Reader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
         try:
-            data = self.inner.read(len(buffer))
+            data = self.inner.read(len(view))
         except (OSError, EOFError, zlib.error) as exc:
             raise FileError("invalid_file", f"the gzip data is corrupt: {exc}") from None
         self.produced += len(data)
@@ -55,7 +61,7 @@ class _Reader(io.RawIOBase):
             raise FileError(
                 "file_too_large", f"the file is larger than {self.limit} bytes uncompressed"
             )
-        buffer[: len(data)] = data
+        view[: len(data)] = data
         return len(data)
 
 
@@ -80,7 +86,7 @@ class OpenedFile:
 
     def text(self) -> io.TextIOWrapper:
         # newline="": the csv module sees \r\n and newlines inside quotes as they are.
-        stream = io.TextIOWrapper(self.binary(), encoding=self.encoding, newline="")  # type: ignore[arg-type]
+        stream = io.TextIOWrapper(self.binary(), encoding=self.encoding, newline="")
         return stream
 
     def lines(self) -> Iterator[str]:

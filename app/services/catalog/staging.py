@@ -107,17 +107,28 @@ def content_hash(
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+def _ten_thousandths(value: Decimal | None) -> int | None:
+    money = _money(value)
+    return int(money * _SCALE) if money is not None else None
+
+
 def staged_row(row: int, record: ProductRecord, *, sqlite: bool) -> StagedRow:
     """The row as the staging table stores it, with its content hash."""
     data, variants = _data_json(record), _json(record.variants, "[]")
-    prices: list[Any] = [_money(record.price), _money(record.compare_at_price)]
-    prices.append(_money(record.max_price))
-    visible: Any = record.visible_to_shoppers
+    visible: bool | int = record.visible_to_shoppers
+    price: Decimal | int | None
+    compare_at: Decimal | int | None
+    max_price: Decimal | int | None
     if sqlite:
         # SQLite keeps prices as integer ten-thousandths (see app.db.models.Money).
-        prices = [int(price * _SCALE) if price is not None else None for price in prices]
+        price = _ten_thousandths(record.price)
+        compare_at = _ten_thousandths(record.compare_at_price)
+        max_price = _ten_thousandths(record.max_price)
         visible = int(visible)
-    price, compare_at, max_price = prices
+    else:
+        price = _money(record.price)
+        compare_at = _money(record.compare_at_price)
+        max_price = _money(record.max_price)
     return (
         row,
         new_id("prd"),
@@ -163,13 +174,13 @@ async def write(connection: AsyncConnection, rows: Sequence[StagedRow]) -> None:
         marks = ", ".join("?" for _ in COLUMNS)
         await connection.exec_driver_sql(
             f"INSERT INTO {table(connection, BATCH)} VALUES ({marks})",  # noqa: S608 - constants
-            list(rows),  # type: ignore[arg-type]
+            list(rows),
         )
         return
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        BATCH, records=rows, columns=COLUMNS, schema_name="pg_temp"
-    )
+    raw = (await connection.get_raw_connection()).driver_connection
+    if raw is None:
+        raise RuntimeError("the staging connection was closed")
+    await raw.copy_records_to_table(BATCH, records=rows, columns=COLUMNS, schema_name="pg_temp")
 
 
 async def drop(connection: AsyncConnection) -> None:

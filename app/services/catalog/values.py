@@ -115,7 +115,8 @@ def _check_amount(amount: Decimal) -> Decimal:
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -PRICE_DECIMALS:
         normalized = amount.normalize()
-        if normalized.as_tuple().exponent < -PRICE_DECIMALS:  # type: ignore[operator]
+        # Finite (checked above), so the exponent is a number, not "n" or "F".
+        if int(normalized.as_tuple().exponent) < -PRICE_DECIMALS:
             raise ValueError(f"a price has at most {PRICE_DECIMALS} decimals ({amount})")
         amount = normalized
     return amount
@@ -167,7 +168,7 @@ def clean_text(value: Any, limit: int, html_allowed: bool = False) -> str | None
         if isinstance(value, dict | list):
             raise ValueError("expected text, not a nested object or list")
         value = str(value)
-    text = value
+    text: str = value
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if html_allowed and ("<" in text or "&" in text):

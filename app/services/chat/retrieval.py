@@ -226,7 +226,7 @@ async def _search(
             return []  # nothing to look for
         rows = await session.execute(_listing(conditions, sort, limit))
         return [_found(row) for row in rows]
-    sqlite = session.bind.dialect.name == "sqlite"
+    sqlite = session.get_bind().dialect.name == "sqlite"
     query = _query(attempt.groups, every=attempt.every, sqlite=sqlite)
     rows = await session.execute(_ranked(conditions, query, sort, limit, sqlite))
     return [_found(row) for row in rows]
@@ -326,7 +326,7 @@ def _ranked(
 ) -> Any:
     if sqlite:
         fts = table("products_fts")
-        score = literal_column(f"-{_BM25}")
+        score: ColumnElement[Any] = literal_column(f"-{_BM25}")
         return (
             select(*_columns())
             .select_from(Product)
@@ -336,7 +336,7 @@ def _ranked(
             .limit(limit)
         )
     tsquery = func.to_tsquery(literal_column("'simple'"), literal(query))
-    search = literal_column("products.search")
+    search: ColumnElement[Any] = literal_column("products.search")
     # Rank a bounded pool of matches: a common word in a large catalog matches thousands of
     # rows, and ranking them all costs more than the whole reply may take. The pool reads
     # matches from the GIN index's bitmap and stops at POOL rows, ranking each as it is read

@@ -168,5 +168,5 @@ async def relax_durability(session: AsyncSession) -> None:
     """This transaction's commit does not wait for PostgreSQL to flush the WAL to disk (a few
     milliseconds, far more on a busy disk). A crash can lose the last fraction of a second of
     such commits, never corrupt anything; only for data whose loss costs little."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SET LOCAL synchronous_commit = off"))

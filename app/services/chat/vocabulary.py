@@ -1,8 +1,10 @@
 """A merchant's brands and categories, for recognising them in questions.
 
 Loaded with one grouped query and cached per process, refreshed in the background after a
-minute: catalogs change through syncs, and a brand that appears a minute late only means a
-question is answered by plain search instead of a brand filter.
+minute. A sync or an inbound webhook that changes the catalog in this process forgets the
+merchant's entry at once (`forget_vocabulary`); other processes see the change within the
+minute, where a late brand only means a question is answered by plain search instead of a brand
+filter.
 """
 
 import asyncio
@@ -119,9 +121,6 @@ class Vocabulary:
         return None
 
 
-EMPTY = Vocabulary((), ())
-
-
 class _Cache:
     """Per-merchant vocabularies, refreshed in the background once stale: loading one groups
     the whole catalog, which no shopper's question should wait for more than once."""
@@ -130,6 +129,9 @@ class _Cache:
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, Vocabulary]] = OrderedDict()
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        # Bumped by `forget`: a refresh that began before the catalog changed must not store
+        # what it read.
+        self._generation: Counter[str] = Counter()
 
     async def get(self, merchant_id: str, load: Callable[[], Awaitable[Vocabulary]]) -> Vocabulary:
         entry = self._entries.get(merchant_id)
@@ -142,8 +144,11 @@ class _Cache:
         return entry[1]
 
     async def _refresh(self, merchant_id: str, load: Callable[[], Awaitable[Vocabulary]]) -> None:
+        generation = self._generation[merchant_id]
         try:
-            self._store(merchant_id, await load())
+            vocabulary = await load()
+            if self._generation[merchant_id] == generation:
+                self._store(merchant_id, vocabulary)
         except Exception:
             # The stale vocabulary stays in use; the next question tries again.
             log.exception(
@@ -160,6 +165,7 @@ class _Cache:
         return vocabulary
 
     def forget(self, merchant_id: str) -> None:
+        self._generation[merchant_id] += 1
         self._entries.pop(merchant_id, None)
 
 
@@ -200,8 +206,7 @@ async def vocabulary_for(
     return await cache.get(merchant_id, load)
 
 
-def forget_vocabulary(sessions: async_sessionmaker[AsyncSession], merchant_id: str) -> None:
-    """For whoever changes a catalog in this process and wants questions to see it at once."""
-    cache = _CACHES.get(sessions)
-    if cache is not None:
+def forget_vocabulary(merchant_id: str) -> None:
+    """Called after a commit that changed the merchant's catalog, so questions see it at once."""
+    for cache in list(_CACHES.values()):
         cache.forget(merchant_id)

@@ -60,7 +60,7 @@ async def get_attempt(
 
 async def retry_attempt(session: AsyncSession, attempt: WebhookAttempt) -> WebhookAttempt:
     """Queue one more attempt of the same event to the same endpoint, due now (same
-    `webhook-id`). One-off: if it fails, it is not retried on the schedule."""
+    `webhook-id`). One-off: if it fails, it is not retried on the schedule. Commits."""
     endpoint = await session.get(WebhookEndpoint, attempt.endpoint_id)
     assert endpoint is not None  # attempts are deleted with their endpoint
     if not endpoint.enabled:
@@ -95,6 +95,7 @@ async def retry_attempt(session: AsyncSession, attempt: WebhookAttempt) -> Webho
         created_at=now,
     )
     session.add(retry)
+    await session.commit()
     return retry
 
 
@@ -102,7 +103,7 @@ async def new_test_attempt(
     session: AsyncSession, endpoint: WebhookEndpoint, *, claim: str, lease_seconds: float
 ) -> tuple[WebhookAttempt, WebhookEvent]:
     """A `webhook.test` event and its attempt, already claimed by the caller, who sends it
-    at once; should the caller die, a worker sends it when the lease runs out."""
+    at once; should the caller die, a worker sends it when the lease runs out. Commits."""
     now = utcnow()
     data = event_data(
         TEST_EVENT,
@@ -131,4 +132,5 @@ async def new_test_attempt(
         created_at=now,
     )
     session.add(attempt)
+    await session.commit()
     return attempt, event

@@ -2,7 +2,7 @@
 merchant, so another merchant's endpoint id behaves exactly like one that does not exist."""
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -38,9 +38,9 @@ async def create_endpoint(
     merchant_id: str,
     url: str,
     description: str,
-    event_types: list[str],
+    event_types: Sequence[str],
 ) -> WebhookEndpoint:
-    """Add an endpoint with a fresh secret; the caller commits."""
+    """Add an endpoint with a fresh secret. Commits."""
     count = await session.scalar(
         select(func.count())
         .select_from(WebhookEndpoint)
@@ -54,13 +54,34 @@ async def create_endpoint(
         merchant_id=merchant_id,
         url=url,
         description=description,
-        event_types=event_types,
+        event_types=list(event_types),
         enabled=True,
         secret=new_secret(),
         created_at=now,
         updated_at=now,
     )
     session.add(endpoint)
+    await session.commit()
+    return endpoint
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    *,
+    url: str | None = None,
+    description: str | None = None,
+    event_types: Sequence[str] | None = None,
+) -> WebhookEndpoint:
+    """Change what is given (None keeps the current value). Commits."""
+    if url is not None:
+        endpoint.url = url
+    if description is not None:
+        endpoint.description = description
+    if event_types is not None:
+        endpoint.event_types = list(event_types)
+    endpoint.updated_at = utcnow()
+    await session.commit()
     return endpoint
 
 
@@ -88,14 +109,15 @@ async def get_endpoint(
 
 
 async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
-    """Delete it with its queued attempts and its log; the caller commits. Attempts go
-    explicitly, not only by ON DELETE CASCADE, which SQLite enforces per connection."""
+    """Delete it with its queued attempts and its log. Commits. Attempts go explicitly, not
+    only by ON DELETE CASCADE, which SQLite enforces per connection."""
     await session.execute(
         delete(WebhookAttempt)
         .where(WebhookAttempt.endpoint_id == endpoint.id)
         .execution_options(synchronize_session=False)
     )
     await session.delete(endpoint)
+    await session.commit()
 
 
 def signing_secrets(
@@ -107,31 +129,43 @@ def signing_secrets(
     return (secret,)
 
 
-def rotate_secret(endpoint: WebhookEndpoint) -> str:
+async def rotate_secret(session: AsyncSession, endpoint: WebhookEndpoint) -> str:
     """A new current secret; the old one keeps signing for 24 h. Rotating again within that
-    window ends the older secret's grace at once (only two secrets ever sign)."""
+    window ends the older secret's grace at once (only two secrets ever sign). Commits."""
     now = utcnow()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = now + ROTATION_GRACE
     endpoint.secret = new_secret()
     endpoint.updated_at = now
+    await session.commit()
     return endpoint.secret
 
 
-def enable(endpoint: WebhookEndpoint) -> None:
-    """Deliveries resume for new events; the failure clock starts afresh."""
+async def enable(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
+    """Deliveries resume for new events; the failure clock starts afresh. Commits."""
+    if endpoint.enabled:
+        return
     endpoint.enabled = True
     endpoint.disabled_reason = None
     endpoint.disabled_at = None
     endpoint.failing_since = None
     endpoint.updated_at = utcnow()
+    await session.commit()
+
+
+async def disable(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
+    """An operator's disable (reason `manual`), with its pending attempts cancelled. Commits."""
+    await disable_endpoints(session, [endpoint.id], reason="manual")
+    await session.commit()
+    await session.refresh(endpoint)
 
 
 async def disable_endpoints(
     session: AsyncSession, endpoint_ids: Iterable[str], *, reason: str
 ) -> list[str]:
     """Disable the enabled ones among `endpoint_ids` and cancel their pending attempts (a
-    disabled endpoint receives nothing; the log says why). Returns those newly disabled."""
+    disabled endpoint receives nothing; the log says why). Returns those newly disabled; the
+    caller commits (the dispatcher, with the rest of its batch)."""
     assert reason in DISABLED_REASONS, reason
     ids = sorted(set(endpoint_ids))
     if not ids:

@@ -56,13 +56,13 @@ _SQLITE_SEARCH = [
 ]
 
 
-def _merchant_id(**kwargs: object) -> sa.Column:
+def _merchant_id(*, primary_key: bool = False) -> sa.Column[str]:
     return sa.Column(
         "merchant_id",
         sa.String(32),
         sa.ForeignKey("merchants.id", ondelete="CASCADE"),
         nullable=False,
-        **kwargs,
+        primary_key=primary_key,
     )
 
 

@@ -2,13 +2,13 @@
 `OpenedFile` and raises `FileError` for problems that make the whole file unreadable."""
 
 from collections.abc import Iterator, Mapping
-from typing import Protocol
+from typing import Protocol, get_args
 
 from app.services.catalog.records import RawProduct
 from app.services.catalog.source import OpenedFile
+from app.services.catalog.terms import Format
 
-# What `format=` accepts; `auto` detects (see detect.py).
-FORMATS = ("auto", "csv", "tsv", "shopify", "woocommerce", "json", "ndjson", "gmc")
+FORMATS: tuple[Format, ...] = get_args(Format)
 
 
 class Parser(Protocol):

@@ -279,6 +279,7 @@ class NdjsonParser:
         for row, line in enumerate(self.opened.lines(), start=1):
             if not line.strip():
                 continue
+            reason: str | None
             try:
                 value = _DECODER.decode(line)
             except RecursionError:

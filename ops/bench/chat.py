@@ -21,15 +21,15 @@ import os
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from ops import widget
-from ops.bench import BenchConfig, BenchRow
+from ops import demo_shop, widget
+from ops.bench.merchants import bench_database, bench_merchant
+from ops.bench.rows import BenchConfig, BenchRow
 from ops.databases import migrated_database
 from ops.processes import free_port, uvicorn_process
 
@@ -85,24 +85,24 @@ async def hit_rate(
 
 def retrieval_hit_at_3(config: BenchConfig) -> BenchRow:
     """hit@3 of the labelled questions over the demo catalog (SQLite, the local default)."""
-    questions = widget.labelled_questions()
+    questions = demo_shop.labelled_questions()
     with migrated_database("") as database_url:
 
         async def measure() -> tuple[float, list[str]]:
-            engine, sessions = _engine(database_url)
-            try:
-                merchant_id = (await _merchant(sessions, domains=[]))[0]
-                await widget.seed_catalog(
-                    sessions, merchant_id, widget.demo_catalog(), "https://shop.example.com"
+            from app.db.engine import session_factory
+
+            async with bench_database(database_url, pool_size=2) as engine:
+                sessions = session_factory(engine)
+                merchant_id = (await bench_merchant(engine)).merchant.id
+                await demo_shop.seed_catalog(
+                    sessions, merchant_id, demo_shop.demo_catalog(), "https://shop.example.com"
                 )
                 return await hit_rate(sessions, merchant_id, questions)
-            finally:
-                await engine.dispose()
 
         rate, _ = asyncio.run(measure())
     return BenchRow(
         name=f"Retrieval hit@3, {len(questions)} labelled questions, "
-        f"{len(widget.demo_catalog())} products",
+        f"{len(demo_shop.demo_catalog())} products",
         baseline="perfect",
         baseline_value=1.0,
         subject_value=rate,
@@ -141,8 +141,8 @@ def widget_ready_time(config: BenchConfig, *, loads: int = 10) -> BenchRow:
             snippet = widget.render_snippet(
                 loader_url=f"{api}/widget/loader.js", api_base_url=api, publishable_key=key
             )
-            shop = widget.DemoShop(snippet=snippet, products=widget.demo_catalog())
-            with widget.serve_demo_shop(shop, port=port), sync_playwright() as playwright:
+            shop = demo_shop.DemoShop(snippet=snippet, products=demo_shop.demo_catalog())
+            with demo_shop.serve_demo_shop(shop, port=port), sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     _ready_ms(browser, shop_url)  # warm-up: server caches, not the browser's
@@ -186,7 +186,7 @@ def chat_round_trip(config: BenchConfig, *, messages: int = 200) -> BenchRow:
     base_url = os.environ.get("DATABASE_URL", "")
     if not base_url.startswith(("postgres://", "postgresql")):
         raise RuntimeError("chat_round_trip needs DATABASE_URL=postgresql://user@host/db")
-    questions = [item["question"] for item in widget.labelled_questions()]
+    questions = [item["question"] for item in demo_shop.labelled_questions()]
     with migrated_database(base_url, prefix="ragassist_bench") as database_url:
         key = asyncio.run(_large_catalog(database_url, CATALOG_SIZE))
         env = _app_env(database_url, redis_url=os.environ.get("REDIS_URL", ""))
@@ -231,7 +231,7 @@ _EDITIONS = ("2024", "2025", "Pro", "Lite", "Classic", "Sport", "Trail", "Travel
 def _variants(size: int) -> Iterator[dict[str, Any]]:
     """`size` products derived from the demo catalog: colours, editions, prices, stock."""
     rng = random.Random(42)  # noqa: S311 - test data, not security
-    base = widget.demo_catalog()
+    base = demo_shop.demo_catalog()
     for n in range(size):
         item = base[n % len(base)]
         color, edition = _COLORS[(n // len(base)) % 10], _EDITIONS[(n // 2220) % 10]
@@ -250,16 +250,18 @@ async def _large_catalog(database_url: str, size: int) -> str:
     """A merchant with `size` products, written with COPY; returns its publishable key."""
     from app.db.models import Product, utcnow
 
-    engine, sessions = _engine(database_url)
-    try:
-        merchant_id, key = await _merchant(sessions, domains=[])
+    async with bench_database(database_url, pool_size=2) as engine:
+        made = await bench_merchant(engine)
+        merchant_id, key = made.merchant.id, made.publishable_key.plaintext
         columns = [
             "id", "merchant_id", "external_id", "title", "description", "brand", "category",
             "price", "currency", "availability", "url", "image_url", "data", "content_hash",
             "created_at", "updated_at",
         ]  # fmt: skip
         now = utcnow()
-        rows = widget.product_rows(merchant_id, list(_variants(size)), "https://shop.example.com")
+        rows = demo_shop.product_rows(
+            merchant_id, list(_variants(size)), "https://shop.example.com"
+        )
         records = [
             tuple(
                 {**row, "created_at": now, "updated_at": now, "data": "{}"}[name]
@@ -269,40 +271,24 @@ async def _large_catalog(database_url: str, size: int) -> str:
         ]
         async with engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
+            assert raw is not None  # a connection just opened
             await raw.copy_records_to_table(Product.__tablename__, records=records, columns=columns)
             await raw.execute("ANALYZE products")
         return key
-    finally:
-        await engine.dispose()
 
 
 # --- shared helpers -------------------------------------------------------------------------
 
 
-def _engine(database_url: str) -> tuple[Any, Any]:
-    from app.db.engine import create_engine, session_factory
-    from app.settings import normalize_database_url
-
-    engine = create_engine(normalize_database_url(database_url), pool_size=2)
-    return engine, session_factory(engine)
-
-
-async def _merchant(sessions: Any, *, domains: list[str]) -> tuple[str, str]:
-    from app.services.merchants import create_merchant
-
-    async with sessions() as session:
-        made = await create_merchant(session, name=f"bench {uuid.uuid4().hex[:6]}", domains=domains)
-    return made.merchant.id, made.publishable_key.plaintext
-
-
 async def _seeded_merchant(database_url: str, shop_url: str) -> str:
-    engine, sessions = _engine(database_url)
-    try:
-        merchant_id, key = await _merchant(sessions, domains=["localhost"])
-        await widget.seed_catalog(sessions, merchant_id, widget.demo_catalog(), shop_url)
-        return key
-    finally:
-        await engine.dispose()
+    from app.db.engine import session_factory
+
+    async with bench_database(database_url) as engine:
+        made = await bench_merchant(engine, domains=["localhost"])
+        await demo_shop.seed_catalog(
+            session_factory(engine), made.merchant.id, demo_shop.demo_catalog(), shop_url
+        )
+        return made.publishable_key.plaintext
 
 
 def _app_env(database_url: str, *, redis_url: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ Each import runs in a child process, so its peak RSS is the import's alone; the 
 import at least half the COPY rate with peak RSS ≤ 250 MB. Also measured: an unchanged re-import
 (nothing to write) and SQLite. `BENCH_CATALOG_ROWS` shrinks the file for a quick look.
 
-    python -m ops.bench_catalog import DATABASE_URL MERCHANT_ID FILE   (the child)
+    python -m ops.bench.catalog import DATABASE_URL MERCHANT_ID FILE   (the child)
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ops.bench import BenchConfig, BenchRow
+from ops.bench.merchants import bench_database, bench_merchant
+from ops.bench.rows import BenchConfig, BenchRow
 
 ROWS = int(os.environ.get("BENCH_CATALOG_ROWS", "1000000"))
 MAX_RSS_MB = 250
@@ -115,11 +114,10 @@ def generate(path: Path, rows: int) -> None:
 
 
 async def _child_import(database_url: str, merchant_id: str, path: str) -> dict[str, object]:
-    from app.db.engine import create_engine, session_factory
+    from app.db.engine import session_factory
     from app.services.catalog import importer, runs
 
-    engine = create_engine(database_url, pool_size=2)
-    try:
+    async with bench_database(database_url, pool_size=2) as engine:
         async with session_factory(engine)() as session:
             run = await runs.start_run(
                 session,
@@ -135,8 +133,6 @@ async def _child_import(database_url: str, merchant_id: str, path: str) -> dict[
                 engine, run, file, importer.ImportOptions(max_bytes=1 << 40)
             )
         seconds = time.perf_counter() - started
-    finally:
-        await engine.dispose()
     return {
         "seconds": seconds,
         "status": outcome.status,
@@ -152,7 +148,7 @@ async def _child_import(database_url: str, merchant_id: str, path: str) -> dict[
 
 def _measure(database_url: str, merchant_id: str, path: Path) -> Measured:
     output = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [sys.executable, "-m", "ops.bench_catalog", "import", database_url, merchant_id, str(path)],
+        [sys.executable, "-m", "ops.bench.catalog", "import", database_url, merchant_id, str(path)],
         check=True,
         capture_output=True,
         text=True,
@@ -165,16 +161,8 @@ def _measure(database_url: str, merchant_id: str, path: Path) -> Measured:
 
 
 async def _merchant(database_url: str) -> str:
-    from app.db.engine import create_engine, session_factory
-    from app.services.merchants import create_merchant
-
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with session_factory(engine)() as session:
-            created = await create_merchant(session, name="catalog bench", domains=[])
-        return created.merchant.id
-    finally:
-        await engine.dispose()
+    async with bench_database(database_url) as engine:
+        return (await bench_merchant(engine)).merchant.id
 
 
 async def _copy_rate(database_url: str, merchant_id: str, path: Path, rows: int) -> float:
@@ -222,7 +210,6 @@ def catalog_import(config: BenchConfig) -> BenchRow:
     pointing at PostgreSQL); the name also reports peak RSS, the re-import and SQLite."""
     from app.db.migrate import upgrade
     from app.settings import normalize_database_url
-    from ops.bench import BenchRow
     from ops.databases import migrated_database
 
     server = os.environ.get("DATABASE_URL", "")
@@ -261,6 +248,7 @@ def catalog_import(config: BenchConfig) -> BenchRow:
 
 
 if __name__ == "__main__":
+    # The child process of `_measure`: a plain program, not a task, so it exits like one.
     if len(sys.argv) != 5 or sys.argv[1] != "import":
-        sys.exit("usage: python -m ops.bench_catalog import DATABASE_URL MERCHANT_ID FILE")
+        raise SystemExit("usage: python -m ops.bench.catalog import DATABASE_URL MERCHANT_ID FILE")
     print(json.dumps(asyncio.run(_child_import(*sys.argv[2:]))))

@@ -1,4 +1,4 @@
-"""Webhook delivery benchmark for `invoke bench` (see ops/bench.py).
+"""Webhook delivery benchmark for `invoke bench` (see ops/bench/__init__.py).
 
 Throughput: one `ragassist worker` process drains a queue of events into a local receiver
 (uvicorn), compared with plain httpx POSTs of the same bodies to the same receiver at the
@@ -28,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ops.bench import BenchConfig, BenchRow
+from ops.bench.merchants import bench_database, bench_merchant
+from ops.bench.rows import BenchConfig, BenchRow
 from ops.databases import migrated_database
 from ops.processes import uvicorn_process
 
@@ -114,7 +115,7 @@ def webhook_delivery_rate(config: BenchConfig) -> BenchRow:
             "WORKER_POLL_SECONDS": WORKER_POLL_SECONDS,
             "LOG_LEVEL": "WARNING",
         }
-        with uvicorn_process("ops.bench_webhooks:receiver_app", env) as receiver:
+        with uvicorn_process("ops.bench.webhooks:receiver_app", env) as receiver:
             merchant_id = asyncio.run(_setup(database_url, receiver + "/hook"))
             baseline_runs, subject_runs = [], []
             _baseline_rate(receiver, 200)  # warm-up
@@ -147,26 +148,16 @@ def _percentile(values: list[float], percent: int) -> float:
 
 
 async def _setup(database_url: str, hook_url: str) -> str:
-    from app.db.engine import create_engine, session_factory
-    from app.services.merchants import create_merchant
+    from app.db.engine import session_factory
     from app.services.webhooks.endpoints import create_endpoint
-    from app.settings import normalize_database_url
 
-    engine = create_engine(normalize_database_url(database_url), pool_size=1)
-    try:
+    async with bench_database(database_url) as engine:
+        merchant_id = (await bench_merchant(engine)).merchant.id
         async with session_factory(engine)() as session:
-            created = await create_merchant(session, name="bench", domains=[])
             await create_endpoint(
-                session,
-                merchant_id=created.merchant.id,
-                url=hook_url,
-                description="bench",
-                event_types=[],
+                session, merchant_id=merchant_id, url=hook_url, description="bench", event_types=[]
             )
-            await session.commit()
-        return created.merchant.id
-    finally:
-        await engine.dispose()
+        return merchant_id
 
 
 @contextmanager
@@ -192,14 +183,15 @@ def _worker(env: dict[str, str]) -> Iterator[None]:
                 raise RuntimeError(f"the worker failed:\n{error[-2000:]}")
 
 
-def _stats(receiver: str) -> dict[str, Any]:
-    return httpx.get(receiver + "/stats", timeout=30).json()
+def _read_stats(receiver: str) -> dict[str, Any]:
+    stats: dict[str, Any] = httpx.get(receiver + "/stats", timeout=30).json()
+    return stats
 
 
 def _wait_for(receiver: str, count: int, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        stats = _stats(receiver)
+        stats = _read_stats(receiver)
         if stats["count"] >= count:
             return stats
         if time.monotonic() > deadline:
@@ -232,7 +224,7 @@ def _baseline_rate(receiver: str, count: int) -> float:
 
     asyncio.run(run())
     stats = _wait_for(receiver, count, 30)
-    return count / max(stats["last"] - stats["first"], 1e-6)
+    return count / max(float(stats["last"] - stats["first"]), 1e-6)
 
 
 def _drain(database_url: str, merchant_id: str, receiver: str, count: int) -> float:
@@ -240,7 +232,7 @@ def _drain(database_url: str, merchant_id: str, receiver: str, count: int) -> fl
     httpx.post(receiver + "/reset")
     asyncio.run(_emit(database_url, merchant_id, count, per_transaction=count, rate=None))
     stats = _wait_for(receiver, count, 120)
-    return count / max(stats["last"] - stats["first"], 1e-6)
+    return count / max(float(stats["last"] - stats["first"]), 1e-6)
 
 
 def _latencies(database_url: str, merchant_id: str, receiver: str, seconds: int) -> list[float]:
@@ -253,14 +245,12 @@ def _latencies(database_url: str, merchant_id: str, receiver: str, seconds: int)
 async def _emit(
     database_url: str, merchant_id: str, count: int, *, per_transaction: int, rate: float | None
 ) -> None:
-    from app.db.engine import create_engine, session_factory
+    from app.db.engine import session_factory
     from app.services.webhooks import emit_event
-    from app.settings import normalize_database_url
 
-    engine = create_engine(normalize_database_url(database_url), pool_size=1)
-    sessions = session_factory(engine)
     started = time.monotonic()
-    try:
+    async with bench_database(database_url) as engine:
+        sessions = session_factory(engine)
         for first in range(0, count, per_transaction):
             async with sessions() as session:
                 for index in range(first, min(count, first + per_transaction)):
@@ -273,5 +263,3 @@ async def _emit(
                 await session.commit()
             if rate is not None:  # a steady stream, like real traffic
                 await asyncio.sleep(max(0.0, started + (first + 1) / rate - time.monotonic()))
-    finally:
-        await engine.dispose()

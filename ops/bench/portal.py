@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
-from ops import widget
-from ops.bench import BenchConfig, BenchRow
-from ops.bench_chat import _variants
+from ops import demo_shop
+from ops.bench.chat import _variants
+from ops.bench.rows import BenchConfig, BenchRow
 from ops.databases import migrated_database
 from ops.processes import uvicorn_process
 
@@ -151,7 +151,7 @@ async def _seed(database_url: str) -> tuple[str, str, str]:
                 for name, rows in tables.items():
                     await session.execute(insert(Base.metadata.tables[name]), rows)
             await session.commit()
-        products = widget.product_rows(merchant, list(_variants(PRODUCTS)), "https://shop.example")
+        products = demo_shop.product_rows(merchant, list(_variants(PRODUCTS)), "https://shop.example")
         columns = [*products[0], "created_at", "updated_at"]
         extra = {"data": "{}", "created_at": now, "updated_at": now}
         async with engine.connect() as connection:

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops import widget
-from ops.bench import BenchConfig, BenchRow
+from ops import demo_shop
+from ops.bench.rows import BenchConfig, BenchRow
 from ops.databases import migrated_database
 
 QUALITY_DIR = Path(__file__).resolve().parent.parent / "tests" / "chat" / "quality"
@@ -88,7 +88,7 @@ async def load_catalog(sessions: Any, merchant_id: str, quality_set: QualitySet)
     the catalog importer (as a merchant's upload arrives)."""
     if quality_set.catalog.suffix == ".json":
         products = json.loads(quality_set.catalog.read_text())["products"]
-        await widget.seed_catalog(sessions, merchant_id, products, SHOP_URL)
+        await demo_shop.seed_catalog(sessions, merchant_id, products, SHOP_URL)
         return
     from app.services.catalog.execute import engine_of
     from app.services.catalog.importer import ImportOptions, import_file
@@ -178,9 +178,9 @@ def _measured() -> Quality:
         from app.services.chat.embedding_job import embed_batch
         from app.services.chat.embeddings import UniversalSentenceEncoder
         from app.services.chat.semantic import semantic_index
-        from ops.bench_chat import _engine
+        from ops.bench.merchants import bench_engine
 
-        engine, sessions = _engine(database_url)
+        engine, sessions = bench_engine(database_url)
         embedder = UniversalSentenceEncoder()
 
         async def embed(merchant_id: str) -> None:
@@ -249,7 +249,7 @@ def _demo_texts() -> list[tuple[str, str]]:
             item["title"], item.get("brand"), item.get("category"), item.get("description"),
             item.get("tags"),
         )
-        for item in widget.demo_catalog()
+        for item in demo_shop.demo_catalog()
     ]  # fmt: skip
 
 
@@ -284,7 +284,7 @@ def embedding_time(config: BenchConfig) -> BenchRow:
 def hybrid_round_trip(config: BenchConfig, *, messages: int = 200) -> BenchRow:
     """bench_chat's round trip on 100,000 products with every product's vector in place:
     each question is also embedded and searched against a 100,000 x 512 matrix."""
-    from ops.bench_chat import ROUND_TRIP_BUDGET_MS, _app_env, _large_catalog, _round_trips
+    from ops.bench.chat import ROUND_TRIP_BUDGET_MS, _app_env, _large_catalog, _round_trips
     from ops.processes import uvicorn_process
 
     base_url = os.environ.get("DATABASE_URL", "")
@@ -319,15 +319,15 @@ async def _copy_vectors(database_url: str) -> None:
     from app.db.embeddings import ProductEmbedding
     from app.db.models import Product, utcnow
     from app.services.chat.embeddings import UniversalSentenceEncoder, embed_products
-    from ops.bench_chat import _engine
+    from ops.bench.merchants import bench_engine
 
     embedder = UniversalSentenceEncoder()
     vectors = await embed_products(embedder, _demo_texts())
     by_id = {
         item["id"]: np.asarray(vector, dtype="<f4").tobytes()
-        for item, vector in zip(widget.demo_catalog(), vectors, strict=True)
+        for item, vector in zip(demo_shop.demo_catalog(), vectors, strict=True)
     }
-    engine, sessions = _engine(database_url)
+    engine, sessions = bench_engine(database_url)
     try:
         async with sessions() as session:
             rows = (

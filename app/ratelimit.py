@@ -9,9 +9,10 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
-from hiredis import pack_command
+import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, RedisError, ResponseError
@@ -21,6 +22,8 @@ from app.metrics import RATELIMIT_BACKEND_ERRORS
 from app.settings import RateLimitPolicy
 
 log = logging.getLogger(__name__)
+# hiredis's stub types the command as a one-element tuple; it takes any number of arguments.
+pack_command: Callable[..., bytes] = hiredis.pack_command
 POLICY_NAME = "default"
 _POLICY = POLICY_NAME.encode()
 
