@@ -344,6 +344,7 @@ async def _copy_vectors(database_url: str) -> None:
         ]  # fmt: skip
         async with engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
+            assert raw is not None  # an open connection has its asyncpg connection
             await raw.copy_records_to_table(
                 ProductEmbedding.__tablename__, records=records, columns=columns
             )

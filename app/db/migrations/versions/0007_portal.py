@@ -18,7 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _merchant_id(*, primary_key: bool = False) -> sa.Column:
+def _merchant_id(*, primary_key: bool = False) -> sa.Column[str]:
     return sa.Column(
         "merchant_id",
         sa.String(32),
