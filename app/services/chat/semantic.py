@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.embeddings import ProductEmbedding
-from app.services.chat.embeddings import Embedder, EmbeddingError, Matrix
+from app.services.chat.embeddings import Embedder, EmbeddingError, Matrix, normalized
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +118,16 @@ class SemanticIndex:
         self._loading: dict[str, asyncio.Lock] = {}
         self._reference: Matrix | None = None
 
-    async def embed_question(self, question: str) -> Matrix | None:
+    async def embed_question(self, question: str, corrected: str | None = None) -> Matrix | None:
         """The question's vector; None when the embedder fails (then full-text search answers
-        alone: a slow or broken embeddings endpoint must not cost the shopper an answer)."""
+        alone: a slow or broken embeddings endpoint must not cost the shopper an answer).
+
+        With a spelling-corrected version, the mean of both: the correction brings the
+        question to the catalog's words, the raw text keeps what a wrong correction lost."""
         started = time.monotonic()
         try:
-            vectors = await self.embedder.embed([question])
-            row: Matrix = vectors[0]
+            vectors = await self.embedder.embed([question, *([corrected] if corrected else [])])
+            row: Matrix = normalized(vectors.mean(axis=0, keepdims=True))[0]
             return row
         except EmbeddingError as exc:
             log.warning(
@@ -143,9 +146,11 @@ class SemanticIndex:
         matrix = await self._matrix(session, merchant_id)
         return matrix if len(matrix.keys) else None
 
-    async def score(self, matrix: _Matrix, question: str) -> Similarities | None:
+    async def score(
+        self, matrix: _Matrix, question: str, corrected: str | None = None
+    ) -> Similarities | None:
         """The question's similarity to each product; None when it could not be embedded."""
-        vector = await self.embed_question(question)
+        vector = await self.embed_question(question, corrected)
         if vector is None:
             return None
         # numpy releases the GIL: the product of a large catalog does not stall the loop.
