@@ -42,7 +42,7 @@ VERSION_SECONDS = 2.0
 # reduced vectors first, the best RERANK then scored in full (recall: docs/architecture.md).
 EXACT_UP_TO = 20_000
 REDUCED_DIMENSION = 128
-RERANK = 400
+RERANK = 1000
 BASIS_SAMPLE = 20_000
 # Vectors kept across all merchants of a process (512-d float32: 2 KB each, 1 GB in all).
 MAX_CACHED_VECTORS = 500_000
