@@ -3,8 +3,9 @@
 Shoppers type "blutooth speeker" and "hoddie"; the full-text search then finds nothing and
 the question's vector drifts away from the products'. A word is corrected only when the
 full-text search would not find it as it is (no catalog word starts with its stem), it has at
-least 4 letters, and a catalog word is within a bounded Damerau-Levenshtein distance
-(a transposition counts as one edit): 1 for words of 4 to 7 letters, 2 for longer ones.
+least 4 letters, and a catalog word is within a bounded Damerau-Levenshtein distance (its
+optimal-string-alignment form, RapidFuzz's fast bit-parallel one: a transposition counts as
+one edit): 1 for words of 4 to 7 letters, 2 for longer ones.
 Among equally close words an everyday word wins, then the catalog's most frequent. Correcting
 only towards the merchant's own words means a correction can only point at something the shop
 sells.
@@ -22,13 +23,15 @@ from collections import Counter
 from collections.abc import Iterable
 
 from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz.distance import OSA
 from wordfreq import iter_wordlist
 
 from app.services.chat import text
 
 MIN_LENGTH = 4
 LONG_WORD = 8  # from this length, two edits
+# Catalog words a question word is compared with (the most frequent): bounds the time.
+MAX_CANDIDATES = 30_000
 _LETTERS = re.compile(r"[^\W\d_]+")
 LANGUAGES = ("en", "de", "fr", "es")
 
@@ -44,12 +47,13 @@ def common_words() -> frozenset[str]:
 class Speller:
     def __init__(self, counts: Counter[str]) -> None:
         self._known = sorted(counts)
-        # Most frequent first: among equally close words the first found wins.
-        self._candidates = [
-            word
-            for word, _ in counts.most_common()
-            if len(word) >= MIN_LENGTH - 1 and _LETTERS.fullmatch(word)
-        ]
+        # By length (a word can only be within `limit` edits of words within `limit` letters
+        # of its own length), most frequent first; the rarest left out of big catalogs.
+        self._by_length: dict[int, list[str]] = {}
+        for word, _ in counts.most_common(MAX_CANDIDATES):
+            if len(word) >= MIN_LENGTH - 1 and _LETTERS.fullmatch(word):
+                self._by_length.setdefault(len(word), []).append(word)
+        self._rank = {word: n for n, (word, _) in enumerate(counts.most_common(MAX_CANDIDATES))}
 
     def correct_word(self, word: str) -> str:
         """The catalog word `word` was probably meant to be (itself when known or unsure)."""
@@ -61,19 +65,27 @@ class Speller:
             or self._found(word)
         ):
             return word
-        found = process.extract(
-            word,
-            self._candidates,
-            scorer=DamerauLevenshtein.distance,
-            score_cutoff=1 if len(word) < LONG_WORD else 2,
-            limit=None,
-        )
+        limit = 1 if len(word) < LONG_WORD else 2
+        found: list[tuple[str, int]] = []
+        for length in range(len(word) - limit, len(word) + limit + 1):
+            found += [
+                (match, int(distance))
+                for match, distance, _ in process.extract(
+                    word,
+                    self._by_length.get(length, ()),
+                    scorer=OSA.distance,
+                    score_cutoff=limit,
+                    limit=None,
+                )
+            ]
         if not found:
             return word
         # The closest; among equally close ones an everyday word ("blower") before a name
-        # ("Bloem"), then the catalog's most frequent (candidates are in that order).
+        # ("Bloem"), then the catalog's most frequent.
         common = common_words()
-        best = min(found, key=lambda match: (match[1], match[0] not in common, match[2]))
+        best = min(
+            found, key=lambda match: (match[1], match[0] not in common, self._rank[match[0]])
+        )
         return best[0]
 
     def _found(self, word: str) -> bool:
