@@ -188,11 +188,17 @@ async def load_vocabulary(session: AsyncSession, merchant_id: str) -> Vocabulary
     titles = await session.scalars(
         select(Product.title).where(Product.merchant_id == merchant_id).limit(MAX_TITLES)
     )
-    words = catalog_words([*titles, *brands, *categories])
+    texts = [*titles, *brands, *categories]
     name = await session.scalar(select(Merchant.name).where(Merchant.id == merchant_id))
-    return Vocabulary(
-        sorted(brands), categories.items(), merchant_name=name or "our shop", words=words
-    )
+
+    def build() -> Vocabulary:
+        words = catalog_words(texts)
+        return Vocabulary(
+            sorted(brands), categories.items(), merchant_name=name or "our shop", words=words
+        )
+
+    # Off the event loop: the words of 100,000 names take a while to count.
+    return await asyncio.to_thread(build)
 
 
 async def vocabulary_for(
