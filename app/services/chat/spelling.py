@@ -50,10 +50,11 @@ class Speller:
         # By length (a word can only be within `limit` edits of words within `limit` letters
         # of its own length), most frequent first; the rarest left out of big catalogs.
         self._by_length: dict[int, list[str]] = {}
+        self._rank: dict[str, int] = {}
         for word, _ in counts.most_common(MAX_CANDIDATES):
             if len(word) >= MIN_LENGTH - 1 and _LETTERS.fullmatch(word):
                 self._by_length.setdefault(len(word), []).append(word)
-        self._rank = {word: n for n, (word, _) in enumerate(counts.most_common(MAX_CANDIDATES))}
+                self._rank[word] = len(self._rank)
 
     def correct_word(self, word: str) -> str:
         """The catalog word `word` was probably meant to be (itself when known or unsure)."""
