@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
@@ -34,22 +35,22 @@ def _run_job(client: TestClient, embedder: HashEmbedder, merchant_id: str) -> in
     return client.portal.call(run)  # type: ignore[union-attr]
 
 
-def _scalar(client: TestClient, statement: object) -> object:
+def _scalar(client: TestClient, statement: Any) -> Any:
     sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
 
-    async def read() -> object:
+    async def read() -> Any:
         async with sessions() as session:
-            return await session.scalar(statement)  # type: ignore[call-overload]
+            return await session.scalar(statement)
 
     return client.portal.call(read)  # type: ignore[union-attr]
 
 
-def _execute(client: TestClient, statement: object) -> None:
+def _execute(client: TestClient, statement: Any) -> None:
     sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
 
     async def write() -> None:
         async with sessions() as session:
-            await session.execute(statement)  # type: ignore[call-overload]
+            await session.execute(statement)
             await session.commit()
 
     client.portal.call(write)  # type: ignore[union-attr]
@@ -59,7 +60,7 @@ def _vectors(client: TestClient, merchant_id: str) -> int:
     count = select(func.count()).where(
         ProductEmbedding.merchant_id == merchant_id, ProductEmbedding.model == "test-hash"
     )
-    return int(_scalar(client, count))  # type: ignore[arg-type]
+    return int(_scalar(client, count))
 
 
 def test_unchanged_products_are_never_embedded_twice(client: TestClient) -> None:

@@ -3,6 +3,7 @@ it: other words, other languages, things the shop does not sell, and who sees wh
 products (issue 11)."""
 
 from decimal import Decimal
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -11,7 +12,7 @@ from tests.chat.conftest import SHOP, ask, embed_catalog, start_session
 from tests.conftest import MerchantKeys, new_merchant
 
 
-def _titles(reply: dict) -> list[str]:
+def _titles(reply: dict[str, Any]) -> list[str]:
     return [card["title"] for card in reply["products"]]
 
 

@@ -84,6 +84,8 @@ class Hints:
     in_stock_only: bool = False
     sort: str = "relevance"  # relevance | price_asc | price_desc
     greeting: bool = False
+    # The question with misspelt words corrected (see `spelling`); None when nothing was.
+    corrected: str | None = None
 
 
 def _number(raw: str) -> Decimal | None:
@@ -196,7 +198,8 @@ def _main_phrase(tokens: list[str]) -> list[str]:
 
 
 def parse_hints(question: str, vocabulary: Vocabulary) -> Hints:
-    lowered = question.lower()
+    corrected = vocabulary.speller.correct(question)
+    lowered = corrected.lower()
     price, rest = _parse_price(lowered)
     sort = "relevance"
     if _EXPENSIVE.search(rest):
@@ -228,4 +231,5 @@ def parse_hints(question: str, vocabulary: Vocabulary) -> Hints:
         in_stock_only=in_stock,
         sort=sort,
         greeting=greeting,
+        corrected=corrected if corrected != question else None,
     )

@@ -77,7 +77,7 @@ async def retrieve(
         return Retrieval(found.products[:limit], hints, found.relaxed)
     # The question is embedded and compared with the catalog (in threads) while the full-text
     # search runs (in the database).
-    scoring = asyncio.create_task(semantic.score(matrix, question))
+    scoring = asyncio.create_task(semantic.score(matrix, question, hints.corrected))
     try:
         words = await lexical(session, merchant_id, hints, limit=LEXICAL_POOL, any_word=False)
         similarities = await scoring

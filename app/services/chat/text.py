@@ -8,7 +8,7 @@ that is not a letter or digit), so every term is safe to put in a query as is.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _WORD = re.compile(r"[^\W_]+")
@@ -136,3 +136,15 @@ def content_words(tokens: Iterable[str]) -> list[str]:
             seen.add(key)
             kept.append(token)
     return kept
+
+
+def map_words(text: str, change: Callable[[str], str]) -> str:
+    """`text` with each word (lower-cased) replaced by `change(word)`; unchanged words keep
+    their case and everything between words stays as it was."""
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group(0)
+        changed = change(word.lower())
+        return word if changed == word.lower() else changed
+
+    return _WORD.sub(replace, text)

@@ -22,12 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import Merchant, Product
 from app.logs import LogFields
 from app.services.chat import text
+from app.services.chat.spelling import Speller, catalog_words
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60.0
 # Bounds memory for catalogs with unusual numbers of brands or categories.
 MAX_ROWS = 20_000
+# Product names read for the catalog's words (spelling correction); beyond, a sample.
+MAX_TITLES = 200_000
 _SEPARATORS = re.compile(r"\s*(?:>|/|\||\u00bb|\u203a|\\)\s*")  # separators: > / | and guillemets
 # Segments that say nothing about the product ("Sale > Shoes" is about shoes).
 _GENERIC = text.word_set(
@@ -56,9 +59,11 @@ class Vocabulary:
         categories: Iterable[tuple[str, int]],
         *,
         merchant_name: str = "our shop",
+        words: Counter[str] | None = None,
     ) -> None:
         # Cached with the catalog's words because every answer needs it too.
         self.merchant_name = merchant_name
+        self.speller = Speller(words or Counter())
         self._brands: dict[str, str] = {}
         self._brand_words = 1
         for brand in brands:
@@ -187,8 +192,20 @@ async def load_vocabulary(session: AsyncSession, merchant_id: str) -> Vocabulary
     for _, category, count in rows:
         if category:
             categories[category] += count
+    titles = await session.scalars(
+        select(Product.title).where(Product.merchant_id == merchant_id).limit(MAX_TITLES)
+    )
+    texts = [*titles, *brands, *categories]
     name = await session.scalar(select(Merchant.name).where(Merchant.id == merchant_id))
-    return Vocabulary(sorted(brands), categories.items(), merchant_name=name or "our shop")
+
+    def build() -> Vocabulary:
+        words = catalog_words(texts)
+        return Vocabulary(
+            sorted(brands), categories.items(), merchant_name=name or "our shop", words=words
+        )
+
+    # Off the event loop: the words of 100,000 names take a while to count.
+    return await asyncio.to_thread(build)
 
 
 async def vocabulary_for(
