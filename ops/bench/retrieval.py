@@ -35,8 +35,9 @@ from typing import Any
 from ops import demo_shop
 from ops.bench.rows import BenchConfig, BenchRow
 from ops.databases import migrated_database
+from ops.infra import ROOT
 
-QUALITY_DIR = Path(__file__).resolve().parent.parent / "tests" / "chat" / "quality"
+QUALITY_DIR = ROOT / "tests" / "chat" / "quality"
 QUALITY_FILES = ("demo_questions.json", "garden_questions.json")
 CATALOG_SIZE = 100_000
 OVERALL_TARGET = 0.9
@@ -79,11 +80,10 @@ class Quality:
 
 
 def quality_sets() -> list[QualitySet]:
-    root = QUALITY_DIR.parent.parent.parent
     sets = []
     for name in QUALITY_FILES:
         data = json.loads((QUALITY_DIR / name).read_text())
-        sets.append(QualitySet(name, root / data["catalog"], tuple(data["questions"])))
+        sets.append(QualitySet(name, ROOT / data["catalog"], tuple(data["questions"])))
     return sets
 
 
