@@ -1,6 +1,7 @@
 """Shared fixtures: the app on SQLite and, when DATABASE_URL/REDIS_URL are set (as in CI), on
 a real PostgreSQL + Redis too. Every test that takes `client` runs once per backend."""
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -113,3 +114,16 @@ def assert_envelope(body: dict, *, success: bool) -> None:
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto server: a real AWS API on loopback, one per test session (DESIGN §3)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -2,13 +2,11 @@
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from moto.server import ThreadedMotoServer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from alerts.cloudwatch import alarm_specs
@@ -20,15 +18,6 @@ from contracts.metrics import PUBLISHED_METRICS
 pytestmark = pytest.mark.aws
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ import asyncio
 import json
 import struct
 import uuid
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from app.db.engine import create_engine
 from app.db.password import SecretPassword
@@ -19,15 +17,6 @@ pytestmark = pytest.mark.aws
 
 REGION = "eu-west-1"
 SSL_REQUEST = 80877103
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
