@@ -38,6 +38,9 @@ class Fault:
     drivers: int = 1  # threads driving traffic at once, where a rule needs volume
     lost: Callable[[Platform, Receiver], list[str]] | None = None
     notes: Callable[[], list[str]] | None = None  # what the fault did, for the report
+    # Alerts that read the same signal and may fire with the expected one: the delivery SLO's
+    # burn-rate ticket rides along with the failure-rate page.
+    also: frozenset[str] = frozenset()
 
 
 def _client(plat: Platform, headers: dict[str, str]) -> httpx.Client:
@@ -266,7 +269,7 @@ def faults() -> list[Fault]:
         Fault("cors-rejections", "CORS rejections > 100/h", "CorsRejections", _foreign_origins),
         Fault("webhook-failures", "webhook failures > 20 % (endpoint answers 500)",
               "WebhookFailureRate", _events, start=_endpoint_fails, stop=_endpoint_ok,
-              lost=_undelivered),
+              lost=_undelivered, also=frozenset({"WebhookDeliverySlo"})),
         Fault("worker-killed", "a worker killed mid-delivery", None, killer,
               start=_endpoint_slow, stop=_endpoint_ok, lost=killer.lost, notes=killer.notes),
         Fault("worker-killed-mid-sync", "a worker killed mid-sync", None, sync_killer,

@@ -60,10 +60,20 @@ def scaled_rules(rules: RuleSet, scale: int) -> RuleSet:
     as bad, and as sustained in windows, as in production. The production rules file is the one
     `invoke alerts.render` writes; this one exists only in the drill's temporary folder.
     """
+
+    def scaled(seconds: int) -> int:
+        return max(SHORTEST_WINDOW, seconds // scale)
+
     return replace(
         rules,
         rules=tuple(
-            replace(rule, window_seconds=max(SHORTEST_WINDOW, rule.window_seconds // scale))
+            replace(
+                rule,
+                window_seconds=scaled(rule.window_seconds),
+                slo=replace(rule.slo, short_window_seconds=scaled(rule.slo.short_window_seconds))
+                if rule.slo
+                else None,
+            )
             for rule in rules
         ),
     )

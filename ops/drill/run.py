@@ -119,7 +119,7 @@ def _normal_load(plat: Platform, receiver: Receiver, reports: Path) -> Outcome:
         ]
     else:
         outcome.lost.append("Locust wrote no statistics")
-    outcome.others = _fired_since(receiver, outcome.started, None)
+    outcome.others = _fired_since(receiver, outcome.started, set())
     return outcome
 
 
@@ -180,16 +180,17 @@ def _run_fault(
         outcome.notes += fault.notes()
     if errors:
         outcome.notes.append(f"{len(errors)} drive round(s) raised ({', '.join(set(errors))})")
-    outcome.others = _fired_since(receiver, outcome.started, fault.expected)
+    allowed = fault.also | ({fault.expected} if fault.expected else set())
+    outcome.others = _fired_since(receiver, outcome.started, allowed)
     return outcome
 
 
-def _fired_since(receiver: Receiver, since: float, expected: str | None) -> list[str]:
+def _fired_since(receiver: Receiver, since: float, allowed: frozenset[str] | set[str]) -> list[str]:
     return sorted(
         {
             note.name
             for note in receiver.alerts()
-            if note.at >= since and note.status == "firing" and note.name != expected
+            if note.at >= since and note.status == "firing" and note.name not in allowed
         }
     )
 

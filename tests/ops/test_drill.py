@@ -65,8 +65,9 @@ def test_prometheus_accepts_the_drill_rules_with_runbooks(tmp_path: Path) -> Non
     assert group["interval"] == "1s"
     for rule in group["rules"]:
         assert rule["annotations"]["runbook_url"].endswith(f"runbooks/{rule['alert']}.md")
-        # 1 h -> 1 m, 15 m -> 15 s, 5 m -> the 10 s floor.
-        assert set(re.findall(r"\[(\w+)\]", rule["expr"])) <= {"10s", "15s", "1m"}, rule["expr"]
+        # 1 h -> 1 m, 15 m -> 15 s, 5 m -> the 10 s floor; the SLO's 6 h and 30 m -> 6 m, 30 s.
+        windows = {"10s", "15s", "1m", "6m", "30s"}
+        assert set(re.findall(r"\[(\w+)\]", rule["expr"])) <= windows, rule["expr"]
 
 
 class _Named(BaseHTTPRequestHandler):
