@@ -19,9 +19,7 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # random part byte-for-character in one translation: 256 byte values, each character 8 times.
 _PAIRS = tuple(first + second for first in _ALPHABET for second in _ALPHABET)
 _RANDOM_CHARACTER = bytes(ord(_ALPHABET[value % 32]) for value in range(256))
-PREFIXES = frozenset(
-    {"mer", "key", "prd", "run", "ses", "msg", "whe", "evt", "att", "usr", "lnk"}
-)
+PREFIXES = frozenset({"mer", "key", "prd", "run", "ses", "msg", "whe", "evt", "att", "usr", "lnk"})
 _COUNTER_MASK = (1 << 40) - 1  # eight characters
 
 

@@ -317,6 +317,7 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path.strip("/"):
             raise ValueError("expected an origin, e.g. https://preview.ragassist.example.com")
         return f"{parts.scheme}://{parts.netloc}"
+
     @field_validator("embeddings_provider")
     @classmethod
     def _embeddings_provider(cls, value: str) -> str:

@@ -151,7 +151,9 @@ async def _seed(database_url: str) -> tuple[str, str, str]:
                 for name, rows in tables.items():
                     await session.execute(insert(Base.metadata.tables[name]), rows)
             await session.commit()
-        products = demo_shop.product_rows(merchant, list(_variants(PRODUCTS)), "https://shop.example")
+        products = demo_shop.product_rows(
+            merchant, list(_variants(PRODUCTS)), "https://shop.example"
+        )
         columns = [*products[0], "created_at", "updated_at"]
         extra = {"data": "{}", "created_at": now, "updated_at": now}
         async with engine.connect() as connection:
