@@ -249,6 +249,7 @@ def _variants(size: int) -> Iterator[dict[str, Any]]:
 async def _large_catalog(database_url: str, size: int) -> str:
     """A merchant with `size` products, written with COPY; returns its publishable key."""
     from app.db.models import Product, utcnow
+    from app.services.catalog.apply import settle_search_index
 
     async with bench_database(database_url, pool_size=2) as engine:
         made = await bench_merchant(engine)
@@ -274,6 +275,8 @@ async def _large_catalog(database_url: str, size: int) -> str:
             assert raw is not None  # a connection just opened
             await raw.copy_records_to_table(Product.__tablename__, records=records, columns=columns)
             await raw.execute("ANALYZE products")
+            # As the importer leaves a catalog it wrote (see settle_search_index).
+            await settle_search_index(connection, size)
         return key
 
 

@@ -183,6 +183,8 @@ async def import_file(
             await finish_run(_session(connection), run, outcome)
         await staging.drop(connection)
         await connection.commit()
+        if outcome.status == "succeeded":
+            await apply.settle_search_index(connection, outcome.created + outcome.updated)
     return outcome
 
 

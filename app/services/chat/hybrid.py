@@ -19,9 +19,11 @@ The thresholds were chosen on kinds of questions (tests/chat/quality/), never on
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.chat.embeddings import Matrix
 from app.services.chat.hints import Hints
 from app.services.chat.retrieval import (
     DEFAULT_LIMIT,
@@ -57,6 +59,19 @@ class _Candidate:
     score: float
 
 
+Meaning = asyncio.Task[Matrix | None]
+
+
+def start_meaning(semantic: SemanticIndex | None, hints: Hints, question: str) -> Meaning | None:
+    """The question's vector, started now in a thread, so that it is being computed while the
+    caller does its own database work before `retrieve` (which then takes it, and cancels it
+    when not needed); None when there is nothing to embed (no embedder, a price alone, a
+    greeting)."""
+    if semantic is None or not hints.terms or not question.strip():
+        return None
+    return asyncio.create_task(semantic.embed_question(question, hints.corrected))
+
+
 async def retrieve(
     session: AsyncSession,
     merchant_id: str,
@@ -64,28 +79,33 @@ async def retrieve(
     *,
     question: str = "",
     semantic: SemanticIndex | None = None,
+    meaning: Meaning | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> Retrieval:
-    """The products to show for a question (none when nothing fits)."""
-    matrix = None
-    if semantic is not None and hints.terms and question.strip():
-        matrix = await semantic.vectors(session, merchant_id)
-    if semantic is None or matrix is None:
-        # No embedder, nothing to mean (a price alone, a greeting), or nothing embedded yet
-        # (a new catalog before the worker's first round): full-text search alone.
-        found = await lexical(session, merchant_id, hints, limit=limit)
-        return Retrieval(found.products[:limit], hints, found.relaxed)
-    # The question is embedded and compared with the catalog (in threads) while the full-text
-    # search runs (in the database).
-    scoring = asyncio.create_task(semantic.score(matrix, question, hints.corrected))
+    """The products to show for a question (none when nothing fits). `meaning`: the
+    question's vector from `start_meaning`, if the caller started it earlier."""
+    if meaning is None:
+        meaning = start_meaning(semantic, hints, question)
     try:
-        words = await lexical(session, merchant_id, hints, limit=LEXICAL_POOL, any_word=False)
-        similarities = await scoring
+        matrix = None
+        if semantic is not None and meaning is not None:
+            matrix = await semantic.vectors(session, merchant_id)
+        if semantic is None or meaning is None or matrix is None:
+            # No embedder, nothing to mean, or nothing embedded yet (a new catalog before the
+            # worker's first round): full-text search alone.
+            found = await lexical(session, merchant_id, hints, limit=limit)
+            return Retrieval(found.products[:limit], hints, found.relaxed)
+        # The question is embedded and compared with the catalog (in threads) while the
+        # full-text search runs (in the database).
+        scoring = asyncio.create_task(_similarities(semantic, matrix, meaning))
+        try:
+            words = await lexical(session, merchant_id, hints, limit=LEXICAL_POOL, any_word=False)
+            similarities = await scoring
+        finally:
+            await _cancelled(scoring)
     finally:
-        if not scoring.done():
-            scoring.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scoring
+        if meaning is not None:
+            await _cancelled(meaning)
     if similarities is None:
         # The embedder failed: the full-text answer, as without one.
         found = await lexical(session, merchant_id, hints, limit=limit)
@@ -129,6 +149,21 @@ async def _fuse(
     ranked = sorted(candidates.values(), key=lambda c: _order(c, hints.sort))
     relaxed = words.relaxed if agreed else ()
     return Retrieval(tuple(c.product for c in ranked[:limit]), hints, relaxed)
+
+
+async def _similarities(
+    semantic: SemanticIndex, matrix: Any, meaning: Meaning
+) -> Similarities | None:
+    vector = await meaning
+    return None if vector is None else await semantic.score(matrix, vector)
+
+
+async def _cancelled(task: "asyncio.Task[Any]") -> None:
+    """Cancel `task` unless it is done, and wait for it (so nothing is left pending)."""
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _agreed(

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, literal_column, select, table, text
+from sqlalchemy import ColumnElement, func, literal, literal_column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Product
+from app.db.models import Product, stock_tier
 from app.services.catalog.values import format_price
 from app.services.chat.hints import Hints
 from app.services.chat.text import Term, alternatives
@@ -278,16 +278,8 @@ def _columns() -> tuple[Any, ...]:
     )
 
 
-def _stock_tier() -> ColumnElement[int]:
-    return case(
-        (Product.availability == "in_stock", 0),
-        (Product.availability.in_(("backorder", "preorder")), 1),
-        else_=2,
-    )
-
-
 def _order(sort: str, score: ColumnElement[Any] | None) -> list[Any]:
-    order: list[Any] = [_stock_tier()]
+    order: list[Any] = [stock_tier()]
     if sort == "price_asc":
         order.append(Product.price.asc())
     elif sort == "price_desc":
@@ -350,7 +342,7 @@ def _ranked(
     pool = select(
         *(column.label(f"c{n}") for n, column in enumerate(_columns())),
         score.label("score"),
-        _stock_tier().label("tier"),
+        stock_tier().label("tier"),
         Product.pk.label("pk"),
     ).where(search.op("@@")(tsquery), *conditions)
     if sort == "price_asc":

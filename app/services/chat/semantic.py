@@ -190,13 +190,8 @@ class SemanticIndex:
         matrix = await self._matrix(session, merchant_id)
         return matrix if len(matrix.keys) else None
 
-    async def score(
-        self, matrix: _Matrix, question: str, corrected: str | None = None
-    ) -> Similarities | None:
-        """The question's similarity to each product; None when it could not be embedded."""
-        vector = await self.embed_question(question, corrected)
-        if vector is None:
-            return None
+    async def score(self, matrix: _Matrix, vector: Matrix) -> Similarities:
+        """The similarity of the question's vector to each product."""
         # numpy releases the GIL: the product of a large catalog does not stall the loop.
         if matrix.basis is None or matrix.reduced is None:
             scores = await asyncio.to_thread(np.dot, matrix.rows, vector)
