@@ -18,6 +18,7 @@ from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from app.services.catalog.runs import recover_interrupted_runs
 from app.services.domains import get_domains
 from app.services.keys import KeyResolver
+from app.services.outbound import close_clients
 from app.services.usage import FLUSH_SECONDS, UsageCounters
 from app.settings import Settings
 
@@ -87,6 +88,7 @@ class Platform:
             await self._limiter.close()
         if self._redis is not None:
             await self._redis.aclose()
+        await close_clients(self)
         if self._engine is not None:
             await self._engine.dispose()
 

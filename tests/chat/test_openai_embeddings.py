@@ -5,11 +5,10 @@ leaving the question to the full-text search."""
 import asyncio
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -22,7 +21,7 @@ from app.services.chat.embedding_job import embed_batch
 from app.services.chat.embeddings import EmbeddingError, OpenAiEmbedder, embedder_for
 from app.settings import SettingsError
 from tests.chat.conftest import ask, start_session, with_catalog
-from tests.conftest import Backend, make_settings
+from tests.conftest import Backend, loopback_server, make_settings
 
 DIMENSION = 256
 TIMEOUT = 0.5
@@ -83,14 +82,8 @@ def endpoint() -> Iterator[tuple[str, FakeEmbeddings]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as origin:
+        yield f"{origin}/v1", state
 
 
 @pytest.fixture

@@ -3,20 +3,21 @@ OpenAI chat-completions API: grounding, history, streaming, and the fallback to 
 on timeouts, errors and broken streams."""
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from app.main import create_app
-from app.services.chat.providers import close_answer_providers
+from app.services.chat.answers.openai import OpenAiProvider
+from app.services.chat.providers import answer_provider
 from tests.chat.conftest import ask, ask_streaming, start_session, with_catalog
-from tests.conftest import Backend, MerchantKeys, make_settings
+from tests.conftest import Backend, MerchantKeys, loopback_server, make_settings
 
 TIMEOUT = 0.5
 TOKENS = ["The ", "Lodge ", "10.25 ", "Inch ", "Cast ", "Iron ", "Skillet ", "is ", "$24.90."]
@@ -98,14 +99,8 @@ def llm() -> Iterator[tuple[str, FakeLlm]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as origin:
+        yield f"{origin}/v1", state
 
 
 @pytest.fixture
@@ -124,7 +119,25 @@ def llm_client(backend: Backend, llm: tuple[str, FakeLlm]) -> Iterator[TestClien
     )
     with TestClient(create_app(settings)) as client:
         yield client
-        client.portal.call(close_answer_providers, client.app.state.platform)  # type: ignore[union-attr]
+
+
+def test_the_model_client_is_closed_when_the_app_stops(
+    backend: Backend, llm: tuple[str, FakeLlm]
+) -> None:
+    settings = make_settings(
+        backend, ANSWER_PROVIDER="openai", LLM_BASE_URL=llm[0], LLM_MODEL="test-model"
+    )
+    with TestClient(create_app(settings)) as client:
+        platform = client.app.state.platform  # type: ignore[attr-defined]
+
+        async def provider_client() -> httpx.AsyncClient:
+            provider = answer_provider(platform, platform.settings)
+            assert isinstance(provider, OpenAiProvider)
+            return provider.client
+
+        pooled = client.portal.call(provider_client)  # type: ignore[union-attr]
+        assert not pooled.is_closed
+    assert pooled.is_closed
 
 
 def _fallbacks(client: TestClient, keys: MerchantKeys) -> int:

@@ -14,13 +14,13 @@ full-text search alone.
 import asyncio
 import hashlib
 import threading
-import weakref
 from typing import Any, Protocol
 
 import httpx
 import numpy as np
 import numpy.typing as npt
 
+from app.services.outbound import pooled_client
 from app.settings import Settings
 
 Matrix = npt.NDArray[np.float32]
@@ -177,9 +177,6 @@ class OpenAiEmbedder:
         return normalized(rows)
 
 
-# owner (the app's Platform) → (its event loop, its client), as for the answer providers.
-_CLIENTS: "weakref.WeakKeyDictionary[object, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]]"
-_CLIENTS = weakref.WeakKeyDictionary()
 _BUILTIN = UniversalSentenceEncoder()
 
 
@@ -190,25 +187,11 @@ def embedder_for(owner: object, settings: Settings) -> Embedder | None:
     if settings.embeddings_provider == "builtin":
         return _BUILTIN
     assert settings.embeddings_base_url and settings.embeddings_model, "validated by Settings"
-    loop = asyncio.get_running_loop()
-    entry = _CLIENTS.get(owner)
-    if entry is None or entry[0] is not loop:
-        client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-            follow_redirects=False,
-        )
-        _CLIENTS[owner] = entry = (loop, client)
     return OpenAiEmbedder(
-        entry[1],
+        pooled_client(owner, "embeddings", max_connections=20, max_keepalive=10),
         base_url=settings.embeddings_base_url,
         model=settings.embeddings_model,
         api_key=settings.embeddings_api_key,
         dimension=settings.embeddings_dimension,
         timeout=settings.embeddings_timeout_seconds,
     )
-
-
-async def close_embedders(owner: object) -> None:
-    entry = _CLIENTS.pop(owner, None)
-    if entry is not None:
-        await entry[1].aclose()
