@@ -29,6 +29,7 @@ import httpx
 
 from ops import demo_shop, widget
 from ops.bench.merchants import bench_database, bench_merchant
+from ops.bench.retrieval import Quality, measure
 from ops.bench.rows import BenchConfig, BenchRow
 from ops.databases import migrated_database
 from ops.processes import free_port, uvicorn_process
@@ -51,44 +52,13 @@ CHROMIUM_ARGS = [
 # --- retrieval quality ----------------------------------------------------------------------
 
 
-async def hit_rate(
-    sessions: Any, merchant_id: str, questions: list[dict[str, Any]], *, k: int = 3
-) -> tuple[float, list[str]]:
-    """hit@k: the share of questions with a relevant product among the first k retrieved;
-    and the questions that missed."""
-    from sqlalchemy import select
-
-    from app.db.models import Product
-    from app.services.chat.hints import parse_hints
-    from app.services.chat.retrieval import lexical
-    from app.services.chat.vocabulary import load_vocabulary
-
-    misses = []
-    async with sessions() as session:
-        vocabulary = await load_vocabulary(session, merchant_id)
-        external = dict(
-            (
-                await session.execute(
-                    select(Product.id, Product.external_id).where(
-                        Product.merchant_id == merchant_id
-                    )
-                )
-            ).all()
-        )
-        for item in questions:
-            found = await lexical(session, merchant_id, parse_hints(item["question"], vocabulary))
-            top = {external[product.id] for product in found.products[:k]}
-            if not top & set(item["relevant"]):
-                misses.append(item["question"])
-    return 1 - len(misses) / len(questions), misses
-
-
 def retrieval_hit_at_3(config: BenchConfig) -> BenchRow:
-    """hit@3 of the labelled questions over the demo catalog (SQLite, the local default)."""
+    """hit@3 of the labelled questions over the demo catalog, full-text search alone (SQLite,
+    the local default)."""
     questions = demo_shop.labelled_questions()
     with migrated_database("") as database_url:
 
-        async def measure() -> tuple[float, list[str]]:
+        async def scored() -> Quality:
             from app.db.engine import session_factory
 
             async with bench_database(database_url, pool_size=2) as engine:
@@ -97,9 +67,9 @@ def retrieval_hit_at_3(config: BenchConfig) -> BenchRow:
                 await demo_shop.seed_catalog(
                     sessions, merchant_id, demo_shop.demo_catalog(), "https://shop.example.com"
                 )
-                return await hit_rate(sessions, merchant_id, questions)
+                return await measure(sessions, merchant_id, tuple(questions), semantic=None)
 
-        rate, _ = asyncio.run(measure())
+        rate = asyncio.run(scored()).rate()
     return BenchRow(
         name=f"Retrieval hit@3, {len(questions)} labelled questions, "
         f"{len(demo_shop.demo_catalog())} products",

@@ -113,7 +113,8 @@ async def load_catalog(sessions: Any, merchant_id: str, quality_set: QualitySet)
 async def measure(
     sessions: Any, merchant_id: str, questions: tuple[dict[str, Any], ...], *, semantic: Any
 ) -> Quality:
-    """Score what the shopper is shown for each question (the chat's own retrieval)."""
+    """Score what the shopper is shown for each question (the chat's own retrieval; full-text
+    search alone when `semantic` is None)."""
     from sqlalchemy import select
 
     from app.db.models import Product
@@ -142,11 +143,12 @@ async def measure(
             shown = [external[product.id] for product in found.products]
             relevant = set(item["relevant"])
             hit = not shown if not relevant else bool(set(shown[:3]) & relevant)
-            quality.asked[item["kind"]] += 1
+            kind = item.get("kind", "labelled")
+            quality.asked[kind] += 1
             if hit:
-                quality.hits[item["kind"]] += 1
+                quality.hits[kind] += 1
             else:
-                quality.misses.append(f"[{item['kind']}] {item['question']} -> {shown[:3]}")
+                quality.misses.append(f"[{kind}] {item['question']} -> {shown[:3]}")
     return quality
 
 

@@ -4,7 +4,8 @@ same figure `invoke bench` prints), on each backend's full-text index."""
 from starlette.testclient import TestClient
 
 from ops import demo_shop
-from ops.bench.chat import HIT_TARGET, hit_rate
+from ops.bench.chat import HIT_TARGET
+from ops.bench.retrieval import Quality, measure
 from tests.chat.conftest import with_catalog
 
 
@@ -26,9 +27,10 @@ def test_hit_at_3_holds_at_or_above_the_target(client: TestClient) -> None:
     keys = with_catalog(client)
     sessions = client.app.state.platform.sessions  # type: ignore[attr-defined]
 
-    async def score() -> tuple[float, list[str]]:
-        return await hit_rate(sessions, keys.id, demo_shop.labelled_questions(), k=3)
+    async def score() -> Quality:
+        questions = tuple(demo_shop.labelled_questions())
+        return await measure(sessions, keys.id, questions, semantic=None)
 
-    rate, misses = client.portal.call(score)  # type: ignore[union-attr]
-    print(f"hit@3 = {rate:.3f}; missed: {misses}")
-    assert rate >= HIT_TARGET, misses
+    quality = client.portal.call(score)  # type: ignore[union-attr]
+    print(f"hit@3 = {quality.rate():.3f}; missed: {quality.misses}")
+    assert quality.rate() >= HIT_TARGET, quality.misses
