@@ -47,9 +47,12 @@ RERANK = 1000
 BASIS_SAMPLE = 20_000
 # Vectors kept across all merchants of a process (512-d float32: 2 KB each, 1 GB in all).
 MAX_CACHED_VECTORS = 500_000
-# Products of every kind. A question's mean similarity to a catalog is the baseline a real
-# match must stand out from; a small catalog has too few products for that mean to say
-# anything, so these are counted in as well (their weight fades as the catalog grows).
+# Products of every kind: a question's mean similarity to them is how close it is to products
+# in general, the baseline a real match must stand out from. Not the merchant's own catalog:
+# in a shop of one kind (a garden shop) every product is somewhat close to every question
+# about that kind, which raised the baseline and hid good matches (on the labelled set, the
+# best split of sold from unsold questions was right for 96% of them with this baseline, 94%
+# with the catalog's products counted in, 93% with the catalog alone).
 REFERENCE_PRODUCTS = (
     "Cotton t-shirt. Apparel / Tops",
     "Slim fit jeans. Apparel / Pants",
@@ -114,9 +117,9 @@ class Similarities:
     # estimate, only used to choose the candidates whose cosine is then computed.
     scores: Matrix
     exact: bool
-    # The mean similarity to these products and REFERENCE_PRODUCTS: how close the question is
-    # to products in general, the baseline a real match stands out from (a question about
-    # something unsold is about as close to everything).
+    # The mean similarity to REFERENCE_PRODUCTS: how close the question is to products in
+    # general, the baseline a real match stands out from (a question about something unsold
+    # is about as close to everything).
     mean: float
 
     def top(self, k: int) -> list[tuple[int, float]]:
@@ -198,8 +201,10 @@ class SemanticIndex:
         else:
             scores = await asyncio.to_thread(np.dot, matrix.reduced, vector @ matrix.basis)
         reference = await self._references() @ vector
-        count = len(scores) + len(reference)
-        mean = float(matrix.total @ vector + reference.sum()) / count
+        if len(reference):
+            mean = float(reference.mean())
+        else:  # the references could not be embedded this time: the catalog's own mean
+            mean = float(matrix.total @ vector) / len(scores)
         exact = matrix.reduced is None
         return Similarities(matrix.keys, matrix.rows, vector, scores, exact, mean)
 
