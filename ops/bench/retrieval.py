@@ -30,12 +30,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops import demo_shop
 from ops.bench.rows import BenchConfig, BenchRow
 from ops.databases import migrated_database
 from ops.infra import ROOT
+
+if TYPE_CHECKING:
+    from app.services.chat.embeddings import ProductTexts
 
 QUALITY_DIR = ROOT / "tests" / "chat" / "quality"
 QUALITY_FILES = ("demo_questions.json", "garden_questions.json")
@@ -247,7 +250,7 @@ def retrieval_unsold_honest(config: BenchConfig) -> BenchRow:
     )
 
 
-def _demo_texts() -> list[tuple[str, str]]:
+def _demo_texts() -> list[ProductTexts]:
     from app.services.chat.embeddings import product_texts
 
     return [

@@ -1,6 +1,7 @@
 """The worker's embedding job (issue 11): incremental by content hash, restartable after a
 kill, and out of the import's way."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,12 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from app.db.embeddings import ProductEmbedding
 from app.db.models import Product, utcnow
 from app.services.chat.embedding_job import embed_batch
+from app.services.chat.embeddings import USE_WEIGHT, embed_products, normalized, product_texts
 from app.settings import Settings
 from ops import demo_shop
 from tests.chat.conftest import with_catalog
@@ -68,7 +71,8 @@ def test_unchanged_products_are_never_embedded_twice(client: TestClient) -> None
     size = len(demo_shop.demo_catalog())
     embedder = HashEmbedder()
     assert _run_job(client, embedder, keys.id) == size
-    assert len(embedder.texts) == 2 * size  # each product's two texts (name; with description)
+    # Each product's three texts: its name; with its description; its description alone.
+    assert len(embedder.texts) == 3 * size
     assert _vectors(client, keys.id) == size
 
     # Nothing changed: nothing to do.
@@ -95,7 +99,9 @@ def test_unchanged_products_are_never_embedded_twice(client: TestClient) -> None
         update(Product).where(skillet).values(title="Lodge Skillet 12 Inch", updated_at=renamed),
     )
     assert _run_job(client, embedder, keys.id) == 1
-    assert len(embedder.texts) == 2 and all("Lodge Skillet 12 Inch" in t for t in embedder.texts)
+    name, full, use = embedder.texts
+    assert "Lodge Skillet 12 Inch" in name and "Lodge Skillet 12 Inch" in full
+    assert use == "Pre-seasoned cast iron skillet for searing, baking and camping."
     assert _scalar(client, version) != before
 
 
@@ -132,5 +138,20 @@ def test_a_killed_worker_resumes_without_redoing_finished_products(
 
     resumed = HashEmbedder()
     assert _run_job(client, resumed, keys.id) == size - finished
-    assert len(resumed.texts) == 2 * (size - finished)  # only what was not finished
+    assert len(resumed.texts) == 3 * (size - finished)  # only what was not finished
     assert _vectors(client, keys.id) == size
+
+
+def test_a_product_vector_weighs_its_name_its_full_text_and_its_description() -> None:
+    described = product_texts("Trail Tent", "Kelty", "Outdoor > Tents", "Sleeps two.", ["tent"])
+    bare = product_texts("Gift Card", None, None, "  ", None)
+    assert described == ("Trail Tent. Kelty. Outdoor / Tents. tent", f"{described.name}. "
+                         "Sleeps two.", "Sleeps two.")  # fmt: skip
+    assert bare == ("Gift Card", "Gift Card", None)  # a blank description counts as none
+    embedder = HashEmbedder()
+    vectors = asyncio.run(embed_products(embedder, [described, bare]))
+    # Two texts for the product without a description, three for the other.
+    assert embedder.texts == [described.name, bare.name, described.full, bare.full, "Sleeps two."]
+    rows = asyncio.run(HashEmbedder().embed(embedder.texts))
+    expected = normalized(np.stack([rows[0] + rows[2] + USE_WEIGHT * rows[4], rows[1] + rows[3]]))
+    assert np.allclose(vectors, expected, atol=1e-6)

@@ -15,10 +15,10 @@ from tests.chat.conftest import embed_catalog
 from tests.conftest import new_merchant
 
 KINDS = {"exact", "misspelling", "synonym", "situation", "constraint", "language", UNSOLD}
-# Measured 0.912 overall; per kind: exact 1.00, misspelling 1.00 (spelling correction),
-# constraint 0.96, unsold 0.96, language 0.93, synonym 0.93, situation 0.68.
+# Measured 0.918 overall; per kind: exact 1.00, misspelling 1.00 (spelling correction),
+# constraint 0.96, synonym 0.93, unsold 0.91, language 0.89, situation 0.79.
 OVERALL_FLOOR = 0.89
-KIND_FLOOR = {"situation": 0.6, "misspelling": 0.9, UNSOLD: 0.87}
+KIND_FLOOR = {"situation": 0.72, "misspelling": 0.9, UNSOLD: 0.85}
 DEFAULT_KIND_FLOOR = 0.85
 
 
