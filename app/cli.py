@@ -138,8 +138,6 @@ def _migrate(settings: Settings) -> int:
 async def _create_merchant(
     settings: Settings, name: str, domains: list[str], *, as_json: bool, owner_email: str | None
 ) -> int:
-    from app.db.engine import create_engine, session_factory
-    from app.db.migrate import current_revisions, head_revisions
     from app.services import accounts
     from app.services.domains import DomainError
     from app.services.merchants import create_merchant
@@ -147,17 +145,8 @@ async def _create_merchant(
     if not name.strip():
         print("ragassist: --name must not be empty", file=sys.stderr)
         return 2
-    engine = create_engine(
-        settings.database_url, pool_size=1, password_secret_arn=settings.database_secret_arn
-    )
     try:
-        if await current_revisions(engine) != head_revisions():
-            print(
-                "ragassist: the database is not migrated; run `ragassist migrate` first",
-                file=sys.stderr,
-            )
-            return 2
-        async with session_factory(engine)() as session:
+        async with cli_users.cli_session(settings) as session:
             if owner_email is not None:
                 await accounts.check_new_email(session, owner_email)  # before anything is made
             created = await create_merchant(session, name=name, domains=domains)
@@ -166,14 +155,15 @@ async def _create_merchant(
                     session, settings, created.merchant.id, owner_email
                 )
                 await session.commit()
+    except cli_users.NotMigrated as exc:
+        print(f"ragassist: {exc}", file=sys.stderr)
+        return 2
     except DomainError as exc:
         print(f"ragassist: bad --domain: {exc}", file=sys.stderr)
         return 2
     except accounts.AccountError as exc:
         print(f"ragassist: bad --owner-email: {exc}", file=sys.stderr)
         return 2
-    finally:
-        await engine.dispose()
     result = {
         "merchantId": created.merchant.id,
         "name": created.merchant.name,

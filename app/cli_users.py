@@ -3,8 +3,9 @@ accounts from the command line. People get one-time links to choose their own pa
 CLI never prints or takes a password."""
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,24 +113,37 @@ async def _print_link(session: AsyncSession, settings: Settings, user: Any, purp
     return 0
 
 
-async def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[int]]) -> int:
-    """Run `work` on a migrated database; account errors become a message and exit code 2."""
+class NotMigrated(Exception):
+    def __init__(self) -> None:
+        super().__init__("the database is not migrated; run `ragassist migrate` first")
+
+
+@contextlib.asynccontextmanager
+async def cli_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A session on the configured database (its password from Secrets Manager when
+    DATABASE_SECRET_ARN is set), refused with NotMigrated before the latest migration."""
     from app.db.engine import create_engine, session_factory
     from app.db.migrate import current_revisions, head_revisions
-    from app.services.accounts import AccountError
 
-    engine = create_engine(settings.database_url, pool_size=1)
+    engine = create_engine(
+        settings.database_url, pool_size=1, password_secret_arn=settings.database_secret_arn
+    )
     try:
         if await current_revisions(engine) != head_revisions():
-            print(
-                "ragassist: the database is not migrated; run `ragassist migrate` first",
-                file=sys.stderr,
-            )
-            return 2
+            raise NotMigrated
         async with session_factory(engine)() as session:
-            return await work(session)
-    except AccountError as exc:
-        print(f"ragassist: {exc}", file=sys.stderr)
-        return 2
+            yield session
     finally:
         await engine.dispose()
+
+
+async def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[int]]) -> int:
+    """Run `work` on a migrated database; account errors become a message and exit code 2."""
+    from app.services.accounts import AccountError
+
+    try:
+        async with cli_session(settings) as session:
+            return await work(session)
+    except (NotMigrated, AccountError) as exc:
+        print(f"ragassist: {exc}", file=sys.stderr)
+        return 2

@@ -21,7 +21,7 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -153,16 +153,8 @@ def _ready_ms(browser: Any, url: str) -> float:
 
 
 def chat_round_trip(config: BenchConfig, *, messages: int = 200) -> BenchRow:
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith(("postgres://", "postgresql")):
-        raise RuntimeError("chat_round_trip needs DATABASE_URL=postgresql://user@host/db")
     questions = [item["question"] for item in demo_shop.labelled_questions()]
-    with migrated_database(base_url, prefix="ragassist_bench") as database_url:
-        key = asyncio.run(_large_catalog(database_url, CATALOG_SIZE))
-        env = _app_env(database_url, redis_url=os.environ.get("REDIS_URL", ""))
-        with uvicorn_process("app.main:app", env, ready_path="/healthz") as api:
-            samples = _round_trips(api, key, questions, messages)
-    p95 = statistics.quantiles(samples, n=20)[-1]
+    p95 = round_trip_p95("chat_round_trip", questions, messages)
     return BenchRow(
         name=f"Chat message round trip p95, {CATALOG_SIZE:,} products on PostgreSQL, "
         f"extractive, {messages} questions (budget / measured)",
@@ -172,6 +164,29 @@ def chat_round_trip(config: BenchConfig, *, messages: int = 200) -> BenchRow:
         unit="ms",
         target=1.0,
     )
+
+
+def round_trip_p95(
+    benchmark: str,
+    questions: list[str],
+    messages: int,
+    *,
+    prepare: Callable[[str], Coroutine[Any, Any, None]] | None = None,
+) -> float:
+    """The chat round trip's p95 over `messages` questions, against one API process on a new
+    PostgreSQL database (DATABASE_URL's server) holding CATALOG_SIZE products;
+    `prepare(database_url)` runs after the catalog is written (e.g. adds its vectors)."""
+    base_url = os.environ.get("DATABASE_URL", "")
+    if not base_url.startswith(("postgres://", "postgresql")):
+        raise RuntimeError(f"{benchmark} needs DATABASE_URL=postgresql://user@host/db")
+    with migrated_database(base_url, prefix="ragassist_bench") as database_url:
+        key = asyncio.run(_large_catalog(database_url, CATALOG_SIZE))
+        if prepare is not None:
+            asyncio.run(prepare(database_url))
+        env = _app_env(database_url, redis_url=os.environ.get("REDIS_URL", ""))
+        with uvicorn_process("app.main:app", env, ready_path="/healthz") as api:
+            samples = _round_trips(api, key, questions, messages)
+    return statistics.quantiles(samples, n=20)[-1]
 
 
 def _round_trips(api: str, key: str, questions: list[str], count: int) -> list[float]:

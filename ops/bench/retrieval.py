@@ -302,20 +302,10 @@ def embedding_time(config: BenchConfig, *, products: int = 2220) -> BenchRow:
 def hybrid_round_trip(config: BenchConfig, *, messages: int = 200) -> BenchRow:
     """bench_chat's round trip on 100,000 products with every product's vector in place:
     each question is also embedded and searched against a 100,000 x 512 matrix."""
-    from ops.bench.chat import ROUND_TRIP_BUDGET_MS, _app_env, _large_catalog, _round_trips
-    from ops.processes import uvicorn_process
+    from ops.bench.chat import ROUND_TRIP_BUDGET_MS, round_trip_p95
 
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith(("postgres://", "postgresql")):
-        raise RuntimeError("hybrid_round_trip needs DATABASE_URL=postgresql://user@host/db")
     questions = [item["question"] for qs in quality_sets() for item in qs.questions]
-    with migrated_database(base_url, prefix="ragassist_bench") as database_url:
-        key = asyncio.run(_large_catalog(database_url, CATALOG_SIZE))
-        asyncio.run(_copy_vectors(database_url))
-        env = _app_env(database_url, redis_url=os.environ.get("REDIS_URL", ""))
-        with uvicorn_process("app.main:app", env, ready_path="/healthz") as api:
-            samples = _round_trips(api, key, questions, messages)
-    p95 = statistics.quantiles(samples, n=20)[-1]
+    p95 = round_trip_p95("hybrid_round_trip", questions, messages, prepare=_copy_vectors)
     return BenchRow(
         name=f"Chat round trip p95, hybrid, {CATALOG_SIZE:,} embedded products on PostgreSQL, "
         f"{messages} labelled questions (budget / measured)",

@@ -129,6 +129,17 @@ def _undelivered(plat: Platform, receiver: Receiver) -> list[str]:
         time.sleep(1)
 
 
+def _restart_worker_of(plat: Platform, pids: set[str]) -> str | None:
+    """Kill -9 the worker whose pid is among `pids` and start it again (as ECS would); its
+    name, or None when no worker holds one."""
+    for name, process in list(plat.processes.running.items()):
+        if name.startswith("worker-") and str(process.pid) in pids:
+            plat.processes.kill(name)
+            plat.start_worker(name)
+            return name
+    return None
+
+
 class _Killer:
     """Kill -9 the worker holding a delivery in flight, once, then start it again (as ECS)."""
 
@@ -141,12 +152,9 @@ class _Killer:
             return
         claims = plat.sql("SELECT claimed_by FROM webhook_attempts WHERE status = 'sending'")
         pids = {str(row[0]).split("/")[0].rsplit(":", 1)[-1] for row in claims if row[0]}
-        for name, process in list(plat.processes.running.items()):
-            if name.startswith("worker-") and str(process.pid) in pids:
-                plat.processes.kill(name)
-                self.killed.append(name)
-                plat.start_worker(name)
-                return
+        killed = _restart_worker_of(plat, pids)
+        if killed:
+            self.killed.append(killed)
 
     def notes(self) -> list[str]:
         return [
@@ -194,12 +202,9 @@ class _SyncKiller:
         )
         # owner is host:pid:token
         pids = {str(row[0]).split(":")[1] for row in owners if row[0]}
-        for name, process in list(plat.processes.running.items()):
-            if name.startswith("worker-") and str(process.pid) in pids:
-                plat.processes.kill(name)
-                self.killed.append(name)
-                plat.start_worker(name)
-                return
+        killed = _restart_worker_of(plat, pids)
+        if killed:
+            self.killed.append(killed)
 
     def notes(self) -> list[str]:
         return [

@@ -23,18 +23,9 @@ from app.db.engine import create_engine, session_factory
 from app.services.merchants import create_merchant
 from app.settings import normalize_database_url
 from ops import demo_shop, widget
+from ops.bench.chat import CHROMIUM, CHROMIUM_ARGS
 from ops.processes import uvicorn_process
 from tests.conftest import Backend, MerchantKeys
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def in_thread(work: Callable[[], Any]) -> Any:
