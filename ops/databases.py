@@ -14,8 +14,10 @@ from app.settings import normalize_database_url
 
 
 @contextmanager
-def migrated_database(base_url: str, *, prefix: str = "ragassist_tmp") -> Iterator[str]:
-    """A fresh database at the latest migration, removed afterwards.
+def migrated_database(
+    base_url: str, *, prefix: str = "ragassist_tmp", revision: str = "heads"
+) -> Iterator[str]:
+    """A fresh database at the latest migration (or at `revision`), removed afterwards.
 
     On the PostgreSQL server of `base_url` when it is a PostgreSQL URL (a new database, dropped
     at the end even if connections are left open); otherwise a temporary SQLite file. Yields
@@ -24,7 +26,7 @@ def migrated_database(base_url: str, *, prefix: str = "ragassist_tmp") -> Iterat
     if not base_url.startswith(("postgres://", "postgresql")):
         with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as folder:
             url = normalize_database_url(f"sqlite:///{Path(folder) / 'db.sqlite'}")
-            upgrade(url)
+            upgrade(url, revision)
             yield url
         return
     server = make_url(normalize_database_url(base_url))
@@ -32,7 +34,7 @@ def migrated_database(base_url: str, *, prefix: str = "ragassist_tmp") -> Iterat
     asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
     try:
         url = server.set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
+        upgrade(url, revision)
         yield url
     finally:
         asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -352,6 +352,10 @@ class Product(Base):
     variants: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # False: hidden or unpublished in the shop; the merchant sees it, shoppers never do.
     visible_to_shoppers: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    # The colours its title, description, tags, attributes and variant options name, for a
+    # shopper's "in red" (app.colours.stored: " black red "). Derived from the hashed content,
+    # so not hashed itself.
+    colours: Mapped[str] = mapped_column(String(200), default="", server_default="")
     content_hash: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

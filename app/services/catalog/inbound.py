@@ -232,6 +232,7 @@ async def apply_product_change(
     product.data = data
     product.variants = record.variants
     product.visible_to_shoppers = record.visible_to_shoppers
+    product.colours = record.colours
     product.content_hash = digest
     product.updated_at = now
     if existing is None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 from urllib.parse import quote
 
+from app.colours import product_colours
 from app.services.catalog import values as v
 from app.services.catalog.terms import DEFAULT_CURRENCY
 
@@ -127,6 +128,7 @@ class ProductRecord:
     data: dict[str, Any]
     variants: list[dict[str, Any]] = field(default_factory=list)
     visible_to_shoppers: bool = True
+    colours: str = ""  # app.colours.product_colours: derived from the fields above
 
 
 class _Row:
@@ -283,6 +285,7 @@ def build_record(raw: RawProduct, rules: Rules) -> tuple[ProductRecord | None, l
     }
     if attributes:
         data["attributes"] = attributes
+    entries = [variant_entry(item, currency) for item in variants]
     record = ProductRecord(
         external_id=external_id,
         title=title,
@@ -298,8 +301,9 @@ def build_record(raw: RawProduct, rules: Rules) -> tuple[ProductRecord | None, l
         image_url=images[0] if images else None,
         source_id=raw.source_id,
         data=data,
-        variants=[variant_entry(item, currency) for item in variants],
+        variants=entries,
         visible_to_shoppers=raw.visible,
+        colours=product_colours(title, description, data, entries),
     )
     return record, []
 

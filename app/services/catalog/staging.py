@@ -37,6 +37,7 @@ COLUMNS = (
     "max_price",
     "variants",
     "visible_to_shoppers",
+    "colours",
     "content_hash",
 )
 # The product columns a run writes (all but `row`, which is the file's row number).
@@ -148,6 +149,7 @@ def staged_row(row: int, record: ProductRecord, *, sqlite: bool) -> StagedRow:
         max_price,
         variants,
         visible,
+        record.colours,
         content_hash(record, data, variants),
     )
 

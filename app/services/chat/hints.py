@@ -1,14 +1,18 @@
-"""Filters a shopper states in passing: "under $50", "Nike", "running shoes", "in stock".
+"""Filters a shopper states in passing: "under $50", "Nike", "running shoes", "in red",
+"in stock".
 
 Only obvious phrasings are taken as filters; everything else stays a search word. A brand or
 category is recognised only when it is one of the merchant's own (see `vocabulary`), so a
-question's words never turn into a filter the catalog cannot satisfy by construction.
+question's words never turn into a filter the catalog cannot satisfy by construction. A colour
+word in any of the shoppers' languages ("red", "rote", "rouge", "rojo") becomes a colour filter
+(app.colours), and the search looks for the rest of the words.
 """
 
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from app.colours import asked_colour
 from app.services.catalog.values import MAX_PRICE
 from app.services.chat import text
 from app.services.chat.vocabulary import Vocabulary
@@ -81,6 +85,7 @@ class Hints:
     brand: str | None = None  # exactly as stored in the catalog
     category_label: str | None = None  # the category segment recognised, e.g. "Running Shoes"
     categories: tuple[str, ...] = ()  # the full category paths that contain it
+    colours: tuple[str, ...] = ()  # canonical (app.colours): any of them will do
     in_stock_only: bool = False
     sort: str = "relevance"  # relevance | price_asc | price_desc
     greeting: bool = False
@@ -197,6 +202,29 @@ def _main_phrase(tokens: list[str]) -> list[str]:
     return text.content_words(phrase)
 
 
+# A colour after one of these describes how something is, not the product wanted: "my lawn is
+# turning brown", "the deck is green and dirty", "die Blätter werden gelb".
+_STATE_WORDS = text.word_set(
+    "is are was were be been looks look looking turns turning turned gets getting got goes"
+    " going gone went became becoming stays staying ist sind wird werden wurde est sont devient"
+    " deviennent es son está están pone ponen"
+)
+
+
+def _colours(tokens: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The colours asked for (canonical) and the other tokens. Called after the brand is
+    taken: "Black Diamond headlamp" names a brand, not a colour."""
+    colours: list[str] = []
+    rest: list[str] = []
+    for position, token in enumerate(tokens):
+        colour = asked_colour(token)
+        if colour is None or (position and tokens[position - 1] in _STATE_WORDS):
+            rest.append(token)
+        elif colour not in colours:
+            colours.append(colour)
+    return tuple(colours), rest
+
+
 def parse_hints(question: str, vocabulary: Vocabulary) -> Hints:
     corrected = vocabulary.speller.correct(question)
     lowered = corrected.lower()
@@ -211,6 +239,7 @@ def parse_hints(question: str, vocabulary: Vocabulary) -> Hints:
 
     tokens = text.words(rest)
     brand, tokens = vocabulary.find_brand(tokens)
+    colours, tokens = _colours(tokens)
     content = text.content_words(tokens)
     phrase = _main_phrase(tokens) or content
     category = vocabulary.find_category(phrase)
@@ -228,6 +257,7 @@ def parse_hints(question: str, vocabulary: Vocabulary) -> Hints:
         brand=brand,
         category_label=category.label if category else None,
         categories=category.paths if category else (),
+        colours=colours,
         in_stock_only=in_stock,
         sort=sort,
         greeting=greeting,

@@ -2,7 +2,7 @@
 
 Full-text search is kept for what it is best at (exact names, SKUs, brands); semantic search
 finds what the shopper means in other words or another language. Both go through the same
-filters (price, brand, category, stock: `retrieval._conditions`). A product's final score is
+filters (price, brand, category, colour, stock: `retrieval._conditions`). A product's final score is
 its cosine similarity to the question, plus a bonus by its full-text rank, minus a little when
 it is not in stock (in stock first among comparable matches).
 
@@ -19,7 +19,7 @@ The thresholds were chosen on kinds of questions (tests/chat/quality/), never on
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,11 +129,18 @@ async def _fuse(
     if best and best[0][1] - mean >= SEMANTIC_CONFIDENCE:
         margin = MARGIN if hints.sort == "relevance" else PRICE_MARGIN
         meant = [(key, score) for key, score in best if score >= best[0][1] - margin]
-    found = await by_keys(session, merchant_id, hints, [key for key, _ in meant])
+    agreed = _agreed(words, similarities, best[0][1] if best else 0.0)
+    keys = [key for key, _ in meant]
+    found = await by_keys(session, merchant_id, hints, keys)
+    by_meaning: tuple[str, ...] = ()
+    if keys and not found and hints.colours and not _kept_colour(words, agreed):
+        # What the shopper means, but none in that colour: the nearest in other colours, and
+        # the reply says so ("un sweat à capuche violet", where no hoodie is purple).
+        found = await by_keys(session, merchant_id, replace(hints, colours=()), keys)
+        by_meaning = ("colour",) if found else ()
     candidates = {
         found[key].id: _Candidate(found[key], score) for key, score in meant if key in found
     }
-    agreed = _agreed(words, similarities, best[0][1] if best else 0.0)
     if words.relaxed and candidates:
         agreed = []  # found under all the filters by meaning: better than relaxed filters
     weight = LEXICAL_WEIGHT if words.matched_all else PARTIAL_WEIGHT
@@ -150,6 +157,7 @@ async def _fuse(
         return Retrieval((), hints, ())
     ranked = sorted(candidates.values(), key=lambda c: _order(c, hints.sort))
     relaxed = words.relaxed if agreed else ()
+    relaxed += tuple(name for name in by_meaning if name not in relaxed)
     return Retrieval(tuple(c.product for c in ranked[:limit]), hints, relaxed)
 
 
@@ -184,6 +192,11 @@ def _agreed(
         elif similarity - mean >= LEXICAL_AGREEMENT:
             agreed.append((product, similarity))
     return agreed
+
+
+def _kept_colour(words: Lexical, agreed: list[tuple[FoundProduct, float]]) -> bool:
+    """Whether the full-text search found agreeing products in the colour asked for."""
+    return bool(agreed) and "colour" not in words.relaxed
 
 
 def _order(candidate: _Candidate, sort: str) -> tuple[float, ...]:

@@ -7,20 +7,22 @@ ranked by ts_rank_cd, cover density, with title > brand/category > description w
 Attempts go from the strictest to the loosest. Each requires all of its words (AND: selective,
 so fast on large catalogs): all the question's words, then its main noun phrase ("family
 camping tent" of "family camping tent for 4 people"), then the head noun alone ("tent"). When
-nothing matches, filters are relaxed (the inferred category, then the brand) and the reply says
-so. After those come products matching any of the words, and last the filters alone. The first
-attempt that finds anything sets the filters; later attempts under the same filters only top up
-a short list, so what the reply says about the list stays true. Within an attempt: in stock
-before backorder/preorder before out of stock, then rank (or price, for "the cheapest").
+nothing matches, filters are relaxed (the inferred category, then the colour, then the brand)
+and the reply says so. After those come products matching any of the words, and last the
+filters alone. The first attempt that finds anything sets the filters; later attempts under
+the same filters only top up a short list, so what the reply says about the list stays true.
+Within an attempt: in stock before backorder/preorder before out of stock, then rank (or
+price, for "the cheapest").
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, literal_column, select, table, text
+from sqlalchemy import ColumnElement, func, literal, literal_column, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.colours import pattern
 from app.db.models import Product, stock_tier
 from app.services.catalog.values import format_price
 from app.services.chat.hints import Hints
@@ -72,7 +74,8 @@ class FoundProduct:
 class Retrieval:
     products: tuple[FoundProduct, ...]
     hints: Hints
-    relaxed: tuple[str, ...] = ()  # filters dropped to find anything: category, brand, terms
+    # Filters dropped to find anything: category, colour, brand, terms.
+    relaxed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,7 @@ class _Filters:
     price_max: Decimal | None
     brand: str | None
     categories: tuple[str, ...]
+    colours: tuple[str, ...]
     in_stock_only: bool
 
     @property
@@ -167,7 +171,12 @@ def _word_sets(hints: Hints) -> list[list[tuple[Term, ...]]]:
 
 def _full_filters(hints: Hints) -> _Filters:
     return _Filters(
-        hints.price_min, hints.price_max, hints.brand, hints.categories, hints.in_stock_only
+        hints.price_min,
+        hints.price_max,
+        hints.brand,
+        hints.categories,
+        hints.colours,
+        hints.in_stock_only,
     )
 
 
@@ -176,11 +185,17 @@ def _attempts(hints: Hints) -> list[_Attempt]:
     word_sets = _word_sets(hints)
     if not word_sets:
         return [_Attempt((), full, [])]
+    # The inferred category goes first (the shopper did not name it), then the colour: "a red
+    # Nike hoodie", when Nike has none in red, shows Nike's hoodies (and says so).
     relaxations: list[tuple[tuple[str, ...], _Filters]] = [((), full)]
     if full.categories:
         relaxations.append((("category",), _relax(full, categories=())))
+    if full.colours:
+        relaxations.append((("category", "colour"), _relax(full, categories=(), colours=())))
     if full.brand:
-        relaxations.append((("category", "brand"), _relax(full, categories=(), brand=None)))
+        relaxations.append(
+            (("category", "colour", "brand"), _relax(full, categories=(), colours=(), brand=None))
+        )
     # Words before filters: "Patagonia hiking boots" shows hiking boots of other brands (and
     # says so) rather than Patagonia's hiking pants.
     attempts = [
@@ -204,6 +219,7 @@ def _relax(filters: _Filters, **changes: Any) -> _Filters:
         "price_max": filters.price_max,
         "brand": filters.brand,
         "categories": filters.categories,
+        "colours": filters.colours,
         "in_stock_only": filters.in_stock_only,
         **changes,
     }
@@ -235,6 +251,7 @@ async def _search(
 def _any_filter(filters: _Filters) -> bool:
     return bool(
         filters.narrowing
+        or filters.colours
         or filters.in_stock_only
         or filters.price_min is not None
         or filters.price_max is not None
@@ -257,6 +274,8 @@ def _conditions(merchant_id: str, filters: _Filters) -> list[ColumnElement[bool]
         conditions.append(Product.brand == filters.brand)
     if filters.categories:
         conditions.append(Product.category.in_(filters.categories))
+    if filters.colours:
+        conditions.append(or_(*(Product.colours.like(pattern(c)) for c in filters.colours)))
     if filters.in_stock_only:
         conditions.append(Product.availability == "in_stock")
     return conditions

@@ -36,12 +36,18 @@ def _price(label: str, phrases: Phrases) -> str:
     return template.get(kind, " " + label).format(amount=amount)
 
 
+def _colour(colours: tuple[str, ...], phrases: Phrases) -> str:
+    return " / ".join(phrases.colour_names[colour] for colour in colours)
+
+
 def _constraints(retrieval: Retrieval, phrases: Phrases, *, ordering: bool = True) -> str:
     """What the shopper asked for, as applied: " from Nike under $50"."""
     hints = retrieval.hints
     parts = []
     if hints.brand and "brand" not in retrieval.relaxed:
         parts.append(phrases.brand.format(brand=hints.brand))
+    if hints.colours and "colour" not in retrieval.relaxed:
+        parts.append(phrases.colour.format(colour=_colour(hints.colours, phrases)))
     if hints.price_label:
         parts.append(_price(hints.price_label, phrases))
     if hints.in_stock_only:
@@ -66,8 +72,11 @@ def compose(request: AnswerRequest) -> str:
     if not products:
         return _nothing_found(request, phrases)
     filters = _constraints(retrieval, phrases)
-    if "brand" in retrieval.relaxed:
+    if hints.brand and "brand" in retrieval.relaxed:
         text = phrases.brand_relaxed.format(brand=hints.brand, filters=filters)
+    elif hints.colours and "colour" in retrieval.relaxed:
+        colour = _colour(hints.colours, phrases)
+        text = phrases.colour_relaxed.format(colour=colour, filters=filters)
     elif "terms" in retrieval.relaxed:
         text = phrases.terms_relaxed.format(filters=filters)
     else:

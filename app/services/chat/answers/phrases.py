@@ -6,12 +6,15 @@ text says what was looked for and how (filters, order), never a list the cards r
 
 from dataclasses import dataclass
 
+from app.colours import NAMES
+
 
 @dataclass(frozen=True, slots=True)
 class Phrases:
     found_one: str  # {what}: " for “…”" or ""; {filters}: " under $50" ...
     found_many: str  # {count}
     brand_relaxed: str  # {brand}
+    colour_relaxed: str  # {colour}
     terms_relaxed: str
     none_in_stock: str
     not_carried: str  # {question}
@@ -21,6 +24,8 @@ class Phrases:
     greeting: str  # {shop}, {example}
     what: str  # {phrase}
     brand: str
+    colour: str  # {colour}
+    colour_names: dict[str, str]  # app.colours' canonical names, in this language
     under: str
     over: str
     around: str
@@ -31,11 +36,17 @@ class Phrases:
     example: str
 
 
+def _named(names: str) -> dict[str, str]:
+    """app.colours' canonical colours with their names in a language, in the same order."""
+    return dict(zip(NAMES, names.split(), strict=True))
+
+
 PHRASES = {
     "en": Phrases(
         found_one="Here is 1 product{what}{filters}.",
         found_many="Here are {count} products{what}{filters}.",
         brand_relaxed="I couldn't find that from {brand}, but these are similar{filters}.",
+        colour_relaxed="I couldn't find that in {colour}, but these are similar{filters}.",
         terms_relaxed="I couldn't find an exact match, but you might like these{filters}.",
         none_in_stock="None of them is in stock right now, so check back soon.",
         not_carried="Sorry, we don't seem to carry “{question}”{filters}.",
@@ -46,6 +57,8 @@ PHRASES = {
         "— for example “{example}”.",
         what=" for “{phrase}”",
         brand=" from {brand}",
+        colour=" in {colour}",
+        colour_names={colour: colour for colour in NAMES},
         under=" under {amount}",
         over=" over {amount}",
         around=" around {amount}",
@@ -59,6 +72,7 @@ PHRASES = {
         found_one="Hier ist 1 Produkt{what}{filters}.",
         found_many="Hier sind {count} Produkte{what}{filters}.",
         brand_relaxed="Von {brand} habe ich das nicht gefunden, aber diese sind ähnlich{filters}.",
+        colour_relaxed="In {colour} habe ich das nicht gefunden, aber diese sind ähnlich{filters}.",
         terms_relaxed="Genau das habe ich nicht gefunden, aber diese könnten passen{filters}.",
         none_in_stock="Keines davon ist gerade auf Lager; schauen Sie bald wieder vorbei.",
         not_carried="Leider scheinen wir „{question}“{filters} nicht zu führen.",
@@ -70,6 +84,10 @@ PHRASES = {
         "unseren Produkten, zum Beispiel „{example}“.",
         what=" zu „{phrase}“",
         brand=" von {brand}",
+        colour=" in {colour}",
+        colour_names=_named(
+            "Schwarz Weiß Grau Rot Blau Grün Gelb Orange Rosa Lila Braun Beige Silber Gold"
+        ),
         under=" unter {amount}",
         over=" über {amount}",
         around=" um {amount}",
@@ -84,6 +102,8 @@ PHRASES = {
         found_many="Voici {count} produits{what}{filters}.",
         brand_relaxed="Je n'ai pas trouvé cela chez {brand}, mais voici des produits "
         "similaires{filters}.",
+        colour_relaxed="Je n'ai pas trouvé cela en {colour}, mais voici des produits "
+        "similaires{filters}.",
         terms_relaxed="Je n'ai pas trouvé exactement cela, mais ceci pourrait vous "
         "plaire{filters}.",
         none_in_stock="Aucun n'est en stock pour le moment ; revenez bientôt.",
@@ -95,6 +115,10 @@ PHRASES = {
         "sur nos produits, par exemple « {example} ».",
         what=" pour « {phrase} »",
         brand=" de {brand}",
+        colour=" en {colour}",
+        colour_names=_named(
+            "noir blanc gris rouge bleu vert jaune orange rose violet marron beige argent or"
+        ),
         under=" à moins de {amount}",
         over=" à plus de {amount}",
         around=" à environ {amount}",
@@ -108,6 +132,7 @@ PHRASES = {
         found_one="Aquí tienes 1 producto{what}{filters}.",
         found_many="Aquí tienes {count} productos{what}{filters}.",
         brand_relaxed="No encontré eso de {brand}, pero estos son parecidos{filters}.",
+        colour_relaxed="No encontré eso en {colour}, pero estos son parecidos{filters}.",
         terms_relaxed="No encontré exactamente eso, pero quizá te gusten estos{filters}.",
         none_in_stock="Ninguno está en stock ahora mismo; vuelve a mirar pronto.",
         not_carried="Lo siento, parece que no tenemos «{question}»{filters}.",
@@ -118,6 +143,11 @@ PHRASES = {
         "productos, por ejemplo «{example}».",
         what=" para «{phrase}»",
         brand=" de {brand}",
+        colour=" en {colour}",
+        colour_names=_named(
+            "negro blanco gris rojo azul verde amarillo naranja rosa morado marrón "
+            "beige plateado dorado"
+        ),
         under=" por menos de {amount}",
         over=" por más de {amount}",
         around=" por unos {amount}",
