@@ -241,8 +241,8 @@ async def _large_catalog(database_url: str, size: int) -> str:
         merchant_id, key = made.merchant.id, made.publishable_key.plaintext
         columns = [
             "id", "merchant_id", "external_id", "title", "description", "brand", "category",
-            "price", "currency", "availability", "url", "image_url", "data", "content_hash",
-            "created_at", "updated_at",
+            "price", "currency", "availability", "url", "image_url", "data", "colours",
+            "content_hash", "created_at", "updated_at",
         ]  # fmt: skip
         now = utcnow()
         rows = demo_shop.product_rows(

@@ -15,11 +15,24 @@ Within an attempt: in stock before backorder/preorder before out of stock, then 
 price, for "the cheapest").
 """
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, literal_column, or_, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.colours import pattern
@@ -155,8 +168,9 @@ async def by_keys(
     """The products of `keys` that are the merchant's and pass the question's filters."""
     if not keys:
         return {}
-    conditions = _conditions(merchant_id, _full_filters(hints))
-    rows = await session.execute(select(*_columns()).where(Product.pk.in_(keys), *conditions))
+    filters = _full_filters(hints)
+    params = _params(merchant_id, filters) | {"keys": keys}
+    rows = await session.execute(_by_keys(_Shape.of(filters)), params)
     return {product.key: product for product in map(_found, rows)}
 
 
@@ -234,17 +248,16 @@ async def _search(
     limit: int,
     exclude: list[str],
 ) -> list[FoundProduct]:
-    conditions = _conditions(merchant_id, attempt.filters)
-    if exclude:
-        conditions.append(Product.id.not_in(exclude))
+    shape = _Shape.of(attempt.filters, exclude=bool(exclude))
+    params = _params(merchant_id, attempt.filters) | {"limit": limit, "exclude": exclude}
     if not attempt.groups:
         if not _any_filter(attempt.filters):
             return []  # nothing to look for
-        rows = await session.execute(_listing(conditions, sort, limit))
+        rows = await session.execute(_listing(shape, sort), params)
         return [_found(row) for row in rows]
     sqlite = session.get_bind().dialect.name == "sqlite"
-    query = _query(attempt.groups, every=attempt.every, sqlite=sqlite)
-    rows = await session.execute(_ranked(conditions, query, sort, limit, sqlite))
+    params["query"] = _query(attempt.groups, every=attempt.every, sqlite=sqlite)
+    rows = await session.execute(_ranked(shape, sort, sqlite), params)
     return [_found(row) for row in rows]
 
 
@@ -258,26 +271,70 @@ def _any_filter(filters: _Filters) -> bool:
     )
 
 
-def _conditions(merchant_id: str, filters: _Filters) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Which filters a statement has, not their values. Statements are built once per shape
+    (and sort) and run with the values as parameters: building one takes a few milliseconds
+    of Python, more than most of these queries take in the database."""
+
+    price_min: bool
+    price_max: bool
+    brand: bool
+    categories: bool
+    colours: int
+    in_stock_only: bool
+    exclude: bool = False
+
+    @classmethod
+    def of(cls, filters: _Filters, *, exclude: bool = False) -> "_Shape":
+        return cls(
+            filters.price_min is not None,
+            filters.price_max is not None,
+            filters.brand is not None,
+            bool(filters.categories),
+            len(filters.colours),
+            filters.in_stock_only,
+            exclude,
+        )
+
+
+def _params(merchant_id: str, filters: _Filters) -> dict[str, Any]:
+    """The values of `_conditions`' parameters."""
+    return {
+        "merchant_id": merchant_id,
+        "price_min": filters.price_min,
+        "price_max": filters.price_max,
+        "brand": filters.brand,
+        "categories": list(filters.categories),
+        **{f"colour_{n}": pattern(colour) for n, colour in enumerate(filters.colours)},
+    }
+
+
+def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     """Every product a shopper may be shown passes these: the one place for a rule such as
     "only products the merchant shows to shoppers" (full-text and semantic results alike)."""
+    money = Product.price.type
     conditions: list[ColumnElement[bool]] = [
-        Product.merchant_id == merchant_id,
+        Product.merchant_id == bindparam("merchant_id"),
         Product.visible_to_shoppers.is_(True),  # hidden or unpublished: the merchant's only
     ]
-    if filters.price_min is not None:
+    if shape.price_min:
         # A product with variants reaches the bound when its dearest variant does.
-        conditions.append(func.coalesce(Product.max_price, Product.price) >= filters.price_min)
-    if filters.price_max is not None:
-        conditions.append(Product.price <= filters.price_max)
-    if filters.brand:
-        conditions.append(Product.brand == filters.brand)
-    if filters.categories:
-        conditions.append(Product.category.in_(filters.categories))
-    if filters.colours:
-        conditions.append(or_(*(Product.colours.like(pattern(c)) for c in filters.colours)))
-    if filters.in_stock_only:
+        lowest = bindparam("price_min", type_=money)
+        conditions.append(func.coalesce(Product.max_price, Product.price) >= lowest)
+    if shape.price_max:
+        conditions.append(Product.price <= bindparam("price_max", type_=money))
+    if shape.brand:
+        conditions.append(Product.brand == bindparam("brand"))
+    if shape.categories:
+        conditions.append(Product.category.in_(bindparam("categories", expanding=True)))
+    if shape.colours:
+        matches = (Product.colours.like(bindparam(f"colour_{n}")) for n in range(shape.colours))
+        conditions.append(or_(*matches))
+    if shape.in_stock_only:
         conditions.append(Product.availability == "in_stock")
+    if shape.exclude:
+        conditions.append(Product.id.not_in(bindparam("exclude", expanding=True)))
     return conditions
 
 
@@ -308,8 +365,20 @@ def _order(sort: str, score: ColumnElement[Any] | None) -> list[Any]:
     return [*order, Product.pk]
 
 
-def _listing(conditions: list[ColumnElement[bool]], sort: str, limit: int) -> Any:
-    return select(*_columns()).where(*conditions).order_by(*_order(sort, None)).limit(limit)
+@functools.lru_cache(maxsize=256)
+def _by_keys(shape: _Shape) -> Any:
+    keys = Product.pk.in_(bindparam("keys", expanding=True))
+    return select(*_columns()).where(keys, *_conditions(shape))
+
+
+@functools.lru_cache(maxsize=256)
+def _listing(shape: _Shape, sort: str) -> Any:
+    return (
+        select(*_columns())
+        .where(*_conditions(shape))
+        .order_by(*_order(sort, None))
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 def _query(groups: list[tuple[Term, ...]], *, every: bool, sqlite: bool) -> str:
@@ -332,9 +401,11 @@ def _query(groups: list[tuple[Term, ...]], *, every: bool, sqlite: bool) -> str:
     return either.join(one(t) for group in groups for t in group)
 
 
-def _ranked(
-    conditions: list[ColumnElement[bool]], query: str, sort: str, limit: int, sqlite: bool
-) -> Any:
+@functools.lru_cache(maxsize=512)
+def _ranked(shape: _Shape, sort: str, sqlite: bool) -> Any:
+    conditions = _conditions(shape)
+    query = bindparam("query", type_=String)
+    limit = bindparam("limit", type_=Integer)
     if sqlite:
         fts = table("products_fts")
         score: ColumnElement[Any] = literal_column(f"-{_BM25}")
@@ -342,11 +413,11 @@ def _ranked(
             select(*_columns())
             .select_from(Product)
             .join(fts, literal_column("products_fts.rowid") == Product.pk)
-            .where(literal_column("products_fts").op("MATCH")(literal(query)), *conditions)
+            .where(literal_column("products_fts").op("MATCH")(query), *conditions)
             .order_by(*_order(sort, score))
             .limit(limit)
         )
-    tsquery = func.to_tsquery(literal_column("'simple'"), literal(query))
+    tsquery = func.to_tsquery(literal_column("'simple'"), query)
     search: ColumnElement[Any] = literal_column("products.search")
     # Rank a bounded pool of matches: a common word in a large catalog matches thousands of
     # rows, and ranking them all costs more than the whole reply may take. The pool reads
