@@ -109,3 +109,20 @@ def test_a_merchant_never_sees_another_merchants_products(
     cards = ask(client, embedded_shop, first, "Yeti Rambler mug")["reply"]["products"]
     assert len({card["id"] for card in cards}) == len(cards)
     assert all(card["url"].startswith(SHOP) for card in cards)
+
+
+def test_part_of_a_product_name_finds_it_whatever_the_model_makes_of_the_words(
+    client: TestClient, embedded_shop: MerchantKeys
+) -> None:
+    # Each of these is in a title word for word, but means little (or something else) to the
+    # embedding model: "black hole" is astronomy, "Ticket to" a phrase.
+    session = start_session(client, embedded_shop)["id"]
+    for question, title in (
+        ("Bambino Plus", "Breville Bambino Plus Espresso Machine"),
+        ("Fibrox Pro", "Victorinox Fibrox Pro 8-Inch Chef's Knife"),
+        ("Rambler 14", "Yeti Rambler 14 oz Mug"),
+        ("Black Hole duffel", "Patagonia Black Hole Duffel 55L"),
+        ("Ticket to Ride", "Days of Wonder Ticket to Ride Board Game"),
+    ):
+        reply = ask(client, embedded_shop, session, question)["reply"]
+        assert _titles(reply)[:1] == [title], (question, _titles(reply))

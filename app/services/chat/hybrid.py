@@ -28,6 +28,7 @@ from app.services.chat.embeddings import Matrix
 from app.services.chat.hints import Hints
 from app.services.chat.retrieval import (
     DEFAULT_LIMIT,
+    MAX_TERMS,
     FoundProduct,
     Lexical,
     Retrieval,
@@ -35,6 +36,8 @@ from app.services.chat.retrieval import (
     lexical,
 )
 from app.services.chat.semantic import SemanticIndex, Similarities
+from app.services.chat.text import alternatives
+from app.services.chat.text import words as words_of
 
 # Best similarity minus the mean similarity to products in general for a semantic match to
 # count (the middle of a plateau on the labelled set: 0.17 and 0.18 score the same).
@@ -129,7 +132,7 @@ async def _fuse(
     if best and best[0][1] - mean >= SEMANTIC_CONFIDENCE:
         margin = MARGIN if hints.sort == "relevance" else PRICE_MARGIN
         meant = [(key, score) for key, score in best if score >= best[0][1] - margin]
-    agreed = _agreed(words, similarities, best[0][1] if best else 0.0)
+    agreed = _agreed(words, similarities, best[0][1] if best else 0.0, hints)
     keys = [key for key, _ in meant]
     found = await by_keys(session, merchant_id, hints, keys)
     by_meaning: tuple[str, ...] = ()
@@ -177,21 +180,37 @@ async def _cancelled(task: "asyncio.Task[Any]") -> None:
 
 
 def _agreed(
-    words: Lexical, similarities: Similarities, best: float
+    words: Lexical, similarities: Similarities, best: float, hints: Hints
 ) -> list[tuple[FoundProduct, float]]:
     """The full-text matches whose meaning is not far from the question's, with their
-    similarity (a product without a vector yet counts as close as the best one)."""
+    similarity. A product without a vector yet, or whose title holds every word of the
+    question, counts as close as the best one: "Black Hole duffel" is the Black Hole Duffel,
+    whatever a model makes of black holes."""
     if not words.matched_words:
         return []
     mean = similarities.mean
     agreed = []
     for product in words.products:
         similarity = similarities.of(product.key)
-        if similarity is None:
-            agreed.append((product, best))
+        if similarity is None or _named(product, hints):
+            agreed.append((product, max(best, similarity or best)))
         elif similarity - mean >= LEXICAL_AGREEMENT:
             agreed.append((product, similarity))
     return agreed
+
+
+def _named(product: FoundProduct, hints: Hints) -> bool:
+    """Whether the product's title holds every word of the question (as the search matches
+    them: stems and synonyms)."""
+    title = words_of(product.title)
+    return bool(hints.terms) and all(
+        any(
+            word == term.text or (term.prefix and word.startswith(term.text))
+            for term in alternatives(asked)
+            for word in title
+        )
+        for asked in hints.terms[:MAX_TERMS]
+    )
 
 
 def _kept_colour(words: Lexical, agreed: list[tuple[FoundProduct, float]]) -> bool:
