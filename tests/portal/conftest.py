@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
 from app.db.engine import create_engine, session_factory
@@ -92,6 +93,30 @@ async def open_session(sessions: Any, user: User) -> str:
 
 
 # ---- in-process -------------------------------------------------------------------------
+
+# argon2id at its lowest cost. The production parameters (64 MiB, 3 passes) make each hash and
+# each sign-in take a quarter of a second on purpose, and the portal tests hash three passwords
+# per account (one account per test, on each backend): minutes of the suite, proving nothing
+# the cost adds. The hashes are still argon2id, made and checked by the same code; a process
+# the tests start (uvicorn, the CLI) keeps the production hasher and reads a hash's parameters
+# from the hash itself. `production_password_hashes` puts the real parameters back for the
+# tests about them.
+_QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+_QUICK_DUMMY_HASH = _QUICK_HASHER.hash(uuid.uuid4().hex)
+_PRODUCTION_HASHER = accounts._hasher
+_PRODUCTION_DUMMY_HASH = accounts._DUMMY_HASH
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accounts, "_hasher", _QUICK_HASHER)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", _QUICK_DUMMY_HASH)
+
+
+@pytest.fixture
+def production_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accounts, "_hasher", _PRODUCTION_HASHER)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", _PRODUCTION_DUMMY_HASH)
 
 
 @pytest.fixture

@@ -57,6 +57,23 @@ def test_sign_in_sets_a_private_session_cookie_and_opens_the_portal(
     assert page.status_code == 200 and account.users["owner"].email in page.text
 
 
+def test_passwords_are_kept_as_production_strength_argon2id_and_sign_in_with_them(
+    production_password_hashes: None, client: TestClient, account: Account
+) -> None:
+    # The other portal tests hash at argon2's lowest cost (tests/portal/conftest.py).
+    owner = account.users["owner"]
+
+    async def stored(sessions: Any) -> str:
+        async with sessions() as session:
+            record = await accounts.find_user(session, owner.email)
+            assert record is not None and record.password_hash is not None
+            return record.password_hash
+
+    assert run_in_app(client, stored).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert _sign_in(client, owner, password="not the password").status_code == 401
+    assert _sign_in(client, owner).status_code == 303 and _signed_in(client)
+
+
 def test_a_wrong_password_is_refused_with_a_message_and_no_session(
     client: TestClient, account: Account
 ) -> None:
