@@ -151,9 +151,17 @@ class Platform:
         self.processes.stop("redis")
 
     def start_worker(self, name: str) -> None:
+        self.launch_worker(name)
+        self.wait_worker(name)
+
+    def launch_worker(self, name: str) -> None:
+        """Start the worker without waiting for it: several start-ups overlap."""
         port = self.worker_ports.setdefault(name, free_port())
         argv = [*_ragassist(), "worker", "--metrics-port", str(port)]
         self.processes.start(name, argv, self.env)
+
+    def wait_worker(self, name: str) -> None:
+        port = self.worker_ports[name]
         _wait_http(f"http://127.0.0.1:{port}/metrics", self.processes, name)
 
     def secret(self) -> dict[str, str]:
@@ -214,23 +222,28 @@ def platform(
         plat.merchant_id, plat.secret_key = demo.merchant_id, demo.secret_key
         plat.publishable_key = demo.publishable_key
         progress("API processes, workers and the proxy")
+        # All started before any is waited for: each spends seconds importing the app, and
+        # those start-ups overlap rather than add up.
         for n in (1, 2):
             port = free_port()
             argv = [*_ragassist(), "serve", "--port", str(port)]
             processes.start(f"api-{n}", argv, env)
             plat.apis.append(f"http://127.0.0.1:{port}")
-        for n, base in enumerate(plat.apis, 1):
-            _wait_http(f"{base}/healthz", processes, f"api-{n}")
         for n in (1, 2):
-            plat.start_worker(f"worker-{n}")
+            plat.launch_worker(f"worker-{n}")
         proxy_port = free_port()
         backends = [base.removeprefix("http://") for base in plat.apis]
         argv = [sys.executable, "-m", "ops.drill.proxy", str(proxy_port), *backends]
         processes.start("proxy", argv, env)
         plat.proxy = f"http://127.0.0.1:{proxy_port}"
+        alertmanager = _launch_alertmanager(plat, receiver_base)
+        for n, base in enumerate(plat.apis, 1):
+            _wait_http(f"{base}/healthz", processes, f"api-{n}")
+        for n in (1, 2):
+            plat.wait_worker(f"worker-{n}")
         _wait_http(f"{plat.proxy}/healthz", processes, "proxy")
         progress("Alertmanager and Prometheus")
-        _start_alertmanager(plat, receiver_base)
+        _wait_http(alertmanager, plat.processes, "alertmanager")
         _start_prometheus(plat, scale)
         _setup_merchant(plat, receiver_base)
         yield plat
@@ -241,7 +254,8 @@ def _ragassist() -> list[str]:
     return [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())"]
 
 
-def _start_alertmanager(plat: Platform, receiver_base: str) -> None:
+def _launch_alertmanager(plat: Platform, receiver_base: str) -> str:
+    """Start Alertmanager; the URL that answers once it is ready."""
     config = {
         "route": {
             "receiver": "drill",
@@ -266,7 +280,7 @@ def _start_alertmanager(plat: Platform, receiver_base: str) -> None:
     argv += [f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]
     plat.processes.start("alertmanager", argv, plat.env)
     plat.alertmanager = f"http://127.0.0.1:{port}"
-    _wait_http(f"{plat.alertmanager}/-/ready", plat.processes, "alertmanager")
+    return f"{plat.alertmanager}/-/ready"
 
 
 def _start_prometheus(plat: Platform, scale: int) -> None:

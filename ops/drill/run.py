@@ -13,11 +13,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke import Context, Exit, task
 
+from alerts.prometheus import alert_expression
 from alerts.rules import Rule, RuleSet, load_rules
 from loadtests.gate import evaluate, load_thresholds, read_stats
 from ops.drill.faults import FAULTS, SHORT, Fault, faults
@@ -56,8 +58,8 @@ def run_drill(
     setup = [
         f"rule windows divided by {scale} (never below {SHORTEST_WINDOW} s); thresholds, "
         "minimum volumes and M-of-N as in alerts/rules.yaml; Prometheus scrapes and evaluates "
-        "every second; a fault is kept up for its rule's whole range (N windows) after the "
-        "alert fires, then removed",
+        "every second; a fault is kept up after its alert fires until all of its rule's N "
+        "windows breach (at most N windows more), then removed",
         "2 API processes behind a round-robin proxy, 2 workers, PostgreSQL, Redis, Prometheus, "
         "Alertmanager, all on loopback",
     ]
@@ -157,10 +159,19 @@ def _run_fault(
             )
             # As an incident would, the fault outlasts the rule's whole range (its N windows):
             # removed at the first notification, the M-of-N sliding windows can clear and then
-            # breach again as the fault's first windows age, and the alert would flap.
+            # breach again as the fault's first windows age, and the alert would flap. Once all
+            # N windows breach at once, each one's share of the fault only shrinks after the
+            # removal, so the alert can only clear; Prometheus says when that is, usually a
+            # window or so after the alert fires. A whole range after firing is the most kept.
             if outcome.fired is not None:
                 span = rule.window_seconds * rule.evaluation_periods
-                _wait_until(lambda: False, span, say, f"{rule.name} fired; fault kept {span} s")
+                saturated = _whole_range_breaching(rule)
+                _wait_until(
+                    lambda: bool(plat.query(saturated)),
+                    span,
+                    say,
+                    f"{rule.name} fired; fault kept until all its windows breach",
+                )
     finally:
         stop.set()
         for driver in drivers:
@@ -183,6 +194,13 @@ def _run_fault(
     allowed = fault.also | ({fault.expected} if fault.expected else set())
     outcome.others = _fired_since(receiver, outcome.started, allowed)
     return outcome
+
+
+def _whole_range_breaching(rule: Rule) -> str:
+    """The rule's expression, true only while every one of its N windows breaches."""
+    if rule.slo is not None:  # its two windows must both breach for it to fire at all
+        return alert_expression(rule)
+    return alert_expression(replace(rule, datapoints_to_alarm=rule.evaluation_periods))
 
 
 def _fired_since(receiver: Receiver, since: float, allowed: frozenset[str] | set[str]) -> list[str]:
