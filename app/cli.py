@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -104,6 +105,10 @@ def _worker(settings: Settings, metrics_host: str, metrics_port: int) -> int:
     from app.worker import run_worker
 
     configure_logging(settings.log_level)
+    # Until the worker loop takes SIGTERM over (run_worker), a stop has no batch to finish: exit
+    # cleanly. Without this, a supervisor stopping a worker that has just served its first
+    # /metrics scrape would see it die of the signal.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if metrics_port:
         from prometheus_client import start_http_server
 
