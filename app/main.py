@@ -25,6 +25,7 @@ from app.platform import Platform
 from app.portal.pages import portal_app
 from app.routes import ROUTES
 from app.routes.widget import widget_files
+from app.services.chat.embeddings import warm_embedder
 from app.settings import Settings, SettingsError, load_settings
 from app.worker import Worker
 
@@ -67,6 +68,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: ApiApplication) -> AsyncIterator[None]:
         await platform.start()
+        await warm_embedder(settings)
         # What exists now (modules, the route table, schemas, pools) lives as long as the
         # process: freezing it keeps each garbage collection from walking it all over again,
         # which under load cost about a tenth of the CPU (measured with `invoke bench`).

@@ -2,11 +2,16 @@
 it: other words, other languages, things the shop does not sell, and who sees whose
 products (issue 11)."""
 
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from starlette.testclient import TestClient
 
+from app.db.migrate import upgrade
+from app.settings import normalize_database_url
 from ops import demo_shop
 from tests.chat.conftest import SHOP, ask, embed_catalog, start_session
 from tests.conftest import MerchantKeys, new_merchant
@@ -126,3 +131,26 @@ def test_part_of_a_product_name_finds_it_whatever_the_model_makes_of_the_words(
     ):
         reply = ask(client, embedded_shop, session, question)["reply"]
         assert _titles(reply)[:1] == [title], (question, _titles(reply))
+
+
+def test_the_api_reads_the_builtin_model_at_start_up_not_in_the_first_question(
+    tmp_path: Path,
+) -> None:
+    # In a process of its own: the model is read once per process, and this one has not yet.
+    url = normalize_database_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(url)
+    program = (
+        "from starlette.testclient import TestClient\n"
+        "from app.main import create_app\n"
+        "from app.services.chat.embeddings import UniversalSentenceEncoder as Model\n"
+        "from app.settings import load_settings\n"
+        f"app = create_app(load_settings(DATABASE_URL={url!r}, REDIS_URL=''))\n"
+        "assert Model._model is None\n"
+        "with TestClient(app):\n"
+        "    print('loaded' if Model._model is not None else 'not loaded')\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.stdout.strip().splitlines()[-1] == "loaded"

@@ -204,6 +204,14 @@ class OpenAiEmbedder:
 _BUILTIN = UniversalSentenceEncoder()
 
 
+async def warm_embedder(settings: Settings) -> None:
+    """Read the built-in model's weights now (once per process), in a thread: not in the
+    first shopper's question, which would take a second or more and slow every request
+    beside it."""
+    if settings.embeddings_provider == "builtin":
+        await asyncio.to_thread(_BUILTIN.warm)
+
+
 def embedder_for(owner: object, settings: Settings) -> Embedder | None:
     """The configured embedder; None when EMBEDDINGS_PROVIDER=off (full-text search only)."""
     if settings.embeddings_provider == "off":

@@ -193,7 +193,7 @@ def _agreed(
     for product in words.products:
         similarity = similarities.of(product.key)
         if similarity is None or _named(product, hints):
-            agreed.append((product, max(best, similarity or best)))
+            agreed.append((product, best))
         elif similarity - mean >= LEXICAL_AGREEMENT:
             agreed.append((product, similarity))
     return agreed
