@@ -82,7 +82,12 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-request (a killed worker): nothing was delivered, as
+                    # a real receiver would see it.
+                    return
                 received = Received(
                     self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
                 )
