@@ -24,6 +24,9 @@ from typing import Any
 # their stems below get these endings. Spanish forms are spelt out.
 _GERMAN = ("", "e", "en", "er", "es", "em")
 _FRENCH = ("", "e", "s", "es")
+# German stems whose bare form is a colour only in German: "rot" is English for decay too
+# ("root rot"), so only "rote", "roten", ... count.
+_INFLECTED_ONLY = frozenset({"rot"})
 
 _WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     # colour: (English words, German stems, French stems, Spanish words)
@@ -35,13 +38,7 @@ _WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple
         ("blanco", "blanca", "blancos", "blancas"),
     ),
     "grey": (("grey", "gray"), ("grau",), ("gris", "grise", "grises"), ("gris", "grises")),
-    # German "rot" only inflected (rote, roten, ...): bare, it is English for decay ("root rot").
-    "red": (
-        ("red",),
-        ("rote", "roten", "roter", "rotes"),
-        ("rouge",),
-        ("rojo", "roja", "rojos", "rojas"),
-    ),
+    "red": (("red",), ("rot",), ("rouge",), ("rojo", "roja", "rojos", "rojas")),
     "blue": (("blue", "navy"), ("blau",), ("bleu",), ("azul", "azules")),
     "green": (("green", "olive"), ("grün", "gruen"), ("vert",), ("verde", "verdes")),
     "yellow": (("yellow",), ("gelb",), ("jaune", "jaunes"), ("amarillo", "amarilla")),
@@ -65,7 +62,12 @@ def _vocabulary() -> dict[str, str]:
     for colour, (english, german, french, spanish) in _WORDS.items():
         forms = [
             *english,
-            *(stem + ending for stem in german for ending in _GERMAN),
+            *(
+                stem + ending
+                for stem in german
+                for ending in _GERMAN
+                if ending or stem not in _INFLECTED_ONLY
+            ),
             *(stem + ending for stem in french for ending in _FRENCH),
             *spanish,
         ]

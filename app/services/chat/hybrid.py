@@ -19,7 +19,7 @@ The thresholds were chosen on kinds of questions (tests/chat/quality/), never on
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,18 +134,16 @@ async def _fuse(
         meant = [(key, score) for key, score in best if score >= best[0][1] - margin]
     agreed = _agreed(words, similarities, best[0][1] if best else 0.0, hints)
     keys = [key for key, _ in meant]
-    found = await by_keys(session, merchant_id, hints, keys)
-    by_meaning: tuple[str, ...] = ()
-    if keys and not found and hints.colours and not _kept_colour(words, agreed):
-        # What the shopper means, but none in that colour: the nearest in other colours, and
-        # the reply says so ("un sweat à capuche violet", where no hoodie is purple).
-        found = await by_keys(session, merchant_id, replace(hints, colours=()), keys)
-        by_meaning = ("colour",) if found else ()
+    # What the shopper means but under none of the filters is relaxed as the words were ("un
+    # sweat à capuche violet", where no hoodie is purple: the nearest in other colours, and the
+    # reply says so), unless the words found agreeing products under all of them.
+    relax = not (agreed and not words.relaxed)
+    found, by_meaning = await by_keys(session, merchant_id, hints, keys, relax=relax)
     candidates = {
         found[key].id: _Candidate(found[key], score) for key, score in meant if key in found
     }
-    if words.relaxed and candidates:
-        agreed = []  # found under all the filters by meaning: better than relaxed filters
+    if candidates and len(by_meaning) < len(words.relaxed):
+        agreed = []  # found by meaning under stricter filters: better than the words' matches
     weight = LEXICAL_WEIGHT if words.matched_all else PARTIAL_WEIGHT
     for rank, (product, similarity) in enumerate(agreed):
         bonus = weight / (1 + rank)
@@ -159,8 +157,8 @@ async def _fuse(
             return Retrieval(words.products[:limit], hints, words.relaxed)
         return Retrieval((), hints, ())
     ranked = sorted(candidates.values(), key=lambda c: _order(c, hints.sort))
-    relaxed = words.relaxed if agreed else ()
-    relaxed += tuple(name for name in by_meaning if name not in relaxed)
+    # Each relaxation step drops more filters than the one before: the longer names it all.
+    relaxed = max(words.relaxed if agreed else (), by_meaning if found else (), key=len)
     return Retrieval(tuple(c.product for c in ranked[:limit]), hints, relaxed)
 
 
@@ -211,11 +209,6 @@ def _named(product: FoundProduct, hints: Hints) -> bool:
         )
         for asked in hints.terms[:MAX_TERMS]
     )
-
-
-def _kept_colour(words: Lexical, agreed: list[tuple[FoundProduct, float]]) -> bool:
-    """Whether the full-text search found agreeing products in the colour asked for."""
-    return bool(agreed) and "colour" not in words.relaxed
 
 
 def _order(candidate: _Candidate, sort: str) -> tuple[float, ...]:

@@ -16,7 +16,7 @@ price, for "the cheapest").
 """
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -163,15 +163,21 @@ async def lexical(
 
 
 async def by_keys(
-    session: AsyncSession, merchant_id: str, hints: Hints, keys: list[int]
-) -> dict[int, FoundProduct]:
-    """The products of `keys` that are the merchant's and pass the question's filters."""
+    session: AsyncSession, merchant_id: str, hints: Hints, keys: list[int], *, relax: bool
+) -> tuple[dict[int, FoundProduct], tuple[str, ...]]:
+    """The products of `keys` that are the merchant's and pass the question's filters, and
+    which filters were dropped (none). With `relax`, when none passes them all, the filters
+    are relaxed in the same steps as the full-text search's, until some pass."""
     if not keys:
-        return {}
-    filters = _full_filters(hints)
-    params = _params(merchant_id, filters) | {"keys": keys}
-    rows = await session.execute(_by_keys(_Shape.of(filters)), params)
-    return {product.key: product for product in map(_found, rows)}
+        return {}, ()
+    steps = _relaxations(_full_filters(hints))
+    for relaxed, filters in steps if relax else steps[:1]:
+        params = _params(merchant_id, filters) | {"keys": keys}
+        rows = await session.execute(_by_keys(_Shape.of(filters)), params)
+        found = {product.key: product for product in map(_found, rows)}
+        if found:
+            return found, relaxed
+    return {}, ()
 
 
 def _word_sets(hints: Hints) -> list[list[tuple[Term, ...]]]:
@@ -199,17 +205,7 @@ def _attempts(hints: Hints) -> list[_Attempt]:
     word_sets = _word_sets(hints)
     if not word_sets:
         return [_Attempt((), full, [])]
-    # The inferred category goes first (the shopper did not name it), then the colour: "a red
-    # Nike hoodie", when Nike has none in red, shows Nike's hoodies (and says so).
-    relaxations: list[tuple[tuple[str, ...], _Filters]] = [((), full)]
-    if full.categories:
-        relaxations.append((("category",), _relax(full, categories=())))
-    if full.colours:
-        relaxations.append((("category", "colour"), _relax(full, categories=(), colours=())))
-    if full.brand:
-        relaxations.append(
-            (("category", "colour", "brand"), _relax(full, categories=(), colours=(), brand=None))
-        )
+    relaxations = _relaxations(full)
     # Words before filters: "Patagonia hiking boots" shows hiking boots of other brands (and
     # says so) rather than Patagonia's hiking pants.
     attempts = [
@@ -227,17 +223,20 @@ def _attempts(hints: Hints) -> list[_Attempt]:
     return attempts
 
 
-def _relax(filters: _Filters, **changes: Any) -> _Filters:
-    values = {
-        "price_min": filters.price_min,
-        "price_max": filters.price_max,
-        "brand": filters.brand,
-        "categories": filters.categories,
-        "colours": filters.colours,
-        "in_stock_only": filters.in_stock_only,
-        **changes,
-    }
-    return _Filters(**values)
+def _relaxations(full: _Filters) -> list[tuple[tuple[str, ...], _Filters]]:
+    """The filters from strictest to loosest, each with the names of those dropped (each step
+    drops more). The inferred category goes first (the shopper did not name it), then the
+    colour: "a red Nike hoodie", when Nike has none in red, shows Nike's hoodies (and says so).
+    The names of a step are cumulative, so fewer names mean stricter filters."""
+    steps: list[tuple[tuple[str, ...], _Filters]] = [((), full)]
+    if full.categories:
+        steps.append((("category",), replace(full, categories=())))
+    if full.colours:
+        steps.append((("category", "colour"), replace(full, categories=(), colours=())))
+    if full.brand:
+        loosest = replace(full, categories=(), colours=(), brand=None)
+        steps.append((("category", "colour", "brand"), loosest))
+    return steps
 
 
 async def _search(
