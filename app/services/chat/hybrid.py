@@ -36,7 +36,7 @@ from app.services.chat.retrieval import (
     lexical,
 )
 from app.services.chat.semantic import SemanticIndex, Similarities
-from app.services.chat.text import alternatives
+from app.services.chat.text import Term, alternatives
 from app.services.chat.text import words as words_of
 
 # Best similarity minus the mean similarity to products in general for a semantic match to
@@ -187,27 +187,28 @@ def _agreed(
     if not words.matched_words:
         return []
     mean = similarities.mean
+    asked = [alternatives(term) for term in hints.terms[:MAX_TERMS]]
     agreed = []
     for product in words.products:
         similarity = similarities.of(product.key)
-        if similarity is None or _named(product, hints):
+        if similarity is None or _named(product, asked):
             agreed.append((product, best))
         elif similarity - mean >= LEXICAL_AGREEMENT:
             agreed.append((product, similarity))
     return agreed
 
 
-def _named(product: FoundProduct, hints: Hints) -> bool:
-    """Whether the product's title holds every word of the question (as the search matches
-    them: stems and synonyms)."""
+def _named(product: FoundProduct, asked: list[tuple[Term, ...]]) -> bool:
+    """Whether the product's title holds every word of the question (`asked`: each word's
+    alternatives, as the search matches them: stems and synonyms)."""
     title = words_of(product.title)
-    return bool(hints.terms) and all(
+    return bool(asked) and all(
         any(
             word == term.text or (term.prefix and word.startswith(term.text))
-            for term in alternatives(asked)
+            for term in choices
             for word in title
         )
-        for asked in hints.terms[:MAX_TERMS]
+        for choices in asked
     )
 
 
